@@ -1,0 +1,64 @@
+# The course's two commands:
+#   make lab    set everything up, then open the course in JupyterLab
+#   make test   set everything up, then run the unit tests and every notebook (quick profile)
+# Both are idempotent: the environment is rebuilt only when the lock or pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.tl-installed
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+PYTEST_ARGS ?=
+LAB_ARGS ?=
+
+# The data directory: $TL_DATA_DIR if set, else the shared offline copy beside the project.
+ifeq ($(origin TL_DATA_DIR),undefined)
+  ifneq ($(wildcard ../shared/data/MD5SUMS),)
+    export TL_DATA_DIR := $(abspath ../shared/data)
+  endif
+endif
+# On CI nothing may be downloaded: loaders use the files present and say what is missing.
+ifneq ($(CI),)
+  export TL_OFFLINE ?= 1
+endif
+
+.PHONY: lab test setup unit notebooks prepare sync benchmark lock clean-venv
+
+lab: setup prepare
+	cd notebooks && ../$(VENV)/bin/jupyter lab 00_tour.ipynb $(LAB_ARGS)
+
+test: setup prepare unit notebooks
+
+setup: $(STAMP)
+
+$(STAMP): requirements-lock.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "The course needs Python 3.10 or newer; found " + sys.version.split()[0] + ". Set PYTHON=/path/to/python3.11.")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet "pip>=24"
+	$(PY) -m pip install --quiet -r requirements-lock.txt -e ".[dev]"
+	$(PY) -m ipykernel install --user --name transfer-course --display-name "Python (transfer-course)" >/dev/null
+	@touch $(STAMP)
+	@echo "Environment ready in $(VENV)."
+
+# Build what several notebooks share (cached source models, extracted archives) once, up front.
+prepare: setup
+	$(PY) -m transfer_utils.prepare
+
+unit: setup
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+notebooks: setup prepare
+	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider $(NOTEBOOKS) $(PYTEST_ARGS)
+
+# Bring every notebook pair (.ipynb <-> .py) in step; the newer file wins.
+sync: setup
+	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
+
+benchmark: setup prepare
+	$(PY) scripts/benchmark.py --update-readme
+
+lock: setup
+	$(PY) scripts/make_lock.py
+
+clean-venv:
+	rm -rf $(VENV)
