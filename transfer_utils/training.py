@@ -214,8 +214,8 @@ def fit(
             if val_loader is not None:
                 val = evaluate(model, val_loader, loss_fn=loss_fn, device=device, amp=use_amp)
                 history.setdefault("val_loss", []).append(val["loss"])
-                if "acc" in val:
-                    history.setdefault("val_acc", []).append(val["acc"])
+                if "accuracy" in val:
+                    history.setdefault("val_acc", []).append(val["accuracy"])
             history["time_s"].append(time.perf_counter() - start)
             if bar is not None:
                 bar.set_postfix({k: round(v[-1], 4) for k, v in history.items()

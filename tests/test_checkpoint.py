@@ -1,0 +1,81 @@
+import pytest
+import torch
+from torch import nn
+
+from transfer_utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+
+def _model(hidden: int = 4) -> nn.Module:
+    return nn.Sequential(nn.Linear(3, hidden), nn.ReLU(), nn.Linear(hidden, 2))
+
+
+def test_round_trip_with_optimizer_and_extra(tmp_path):
+    model = _model()
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    model(torch.randn(5, 3)).sum().backward()
+    opt.step()
+    path = save_checkpoint(tmp_path / "m.pt", model, opt, epoch=3, note="hi", history={"loss": [1.0, 0.5]})
+    fresh, fresh_opt = _model(), torch.optim.Adam(_model().parameters(), lr=0.1)
+    fresh_opt = torch.optim.Adam(fresh.parameters(), lr=0.1)
+    extra = load_checkpoint(path, fresh, fresh_opt)
+    assert extra == {"epoch": 3, "note": "hi", "history": {"loss": [1.0, 0.5]}}
+    for a, b in zip(model.state_dict().values(), fresh.state_dict().values()):
+        torch.testing.assert_close(a, b)
+    assert fresh_opt.state_dict()["state"][0]["step"] == opt.state_dict()["state"][0]["step"]
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No checkpoint"):
+        load_checkpoint(tmp_path / "none.pt", _model())
+
+
+def test_truncated_file_is_clear(tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", _model())
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupted or truncated.*Delete it"):
+        load_checkpoint(path, _model())
+
+
+def test_garbage_file_is_clear(tmp_path):
+    path = tmp_path / "m.pt"
+    path.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="corrupted or truncated"):
+        load_checkpoint(path, _model())
+
+
+def test_foreign_torch_file_is_clear(tmp_path):
+    path = tmp_path / "m.pt"
+    torch.save({"weight": torch.zeros(2)}, path)
+    with pytest.raises(CheckpointError, match="not a checkpoint written by"):
+        load_checkpoint(path, _model())
+
+
+def test_other_model_class_is_clear(tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", nn.Linear(3, 2))
+    with pytest.raises(CheckpointError, match="holds a torch.nn.modules.linear.Linear"):
+        load_checkpoint(path, _model())
+
+
+def test_other_shape_is_clear(tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", _model(hidden=4))
+    with pytest.raises(CheckpointError, match="differently shaped.*shape of"):
+        load_checkpoint(path, _model(hidden=5))
+
+
+def test_loads_with_weights_only(tmp_path, monkeypatch):
+    seen = {}
+    real_load = torch.load
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    load_checkpoint(save_checkpoint(tmp_path / "m.pt", _model()), _model())
+    assert seen.get("weights_only") is True
+
+
+def test_save_rejects_non_module(tmp_path):
+    with pytest.raises(TypeError, match="nn.Module"):
+        save_checkpoint(tmp_path / "m.pt", {"w": torch.zeros(1)})

@@ -1,0 +1,100 @@
+"""The install files agree with each other and with what is installed."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _lock() -> dict[str, Requirement]:
+    reqs = {}
+    for line in (ROOT / "requirements-lock.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            req = Requirement(line)
+            reqs[req.name.lower().replace("_", "-")] = req
+    return reqs
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_lock_pins_exactly():
+    for name, req in _lock().items():
+        specs = list(req.specifier)
+        assert len(specs) == 1 and specs[0].operator == "==", f"{name} is not pinned exactly"
+
+
+def test_lock_satisfies_pyproject_ranges():
+    lock = _lock()
+    project = _pyproject()["project"]
+    for dep in project["dependencies"] + project["optional-dependencies"]["dev"]:
+        req = Requirement(dep)
+        key = req.name.lower().replace("_", "-")
+        assert key in lock, f"{req.name} is in pyproject.toml but not in the lock; run `make lock`"
+        pinned = next(iter(lock[key].specifier)).version
+        assert req.specifier.contains(pinned, prereleases=True), f"{key}=={pinned} outside {req.specifier}"
+
+
+def test_torch_and_torchvision_are_a_matched_pair():
+    lock = _lock()
+    torch_v = next(iter(lock["torch"].specifier)).version
+    tv_v = next(iter(lock["torchvision"].specifier)).version
+    # torchvision 0.N pairs with torch 2.(N-14) from torch 2.0 / torchvision 0.15 on
+    assert int(tv_v.split(".")[1]) - 14 == int(torch_v.split(".")[1]), (torch_v, tv_v)
+
+
+def test_installed_matches_lock():
+    mismatched = []
+    for name, req in _lock().items():
+        if req.marker is not None and not req.marker.evaluate():
+            continue
+        try:
+            have = md.version(name)
+        except md.PackageNotFoundError:
+            mismatched.append(f"{name} missing")
+            continue
+        if not req.specifier.contains(have, prereleases=True):
+            mismatched.append(f"{name} {have} != {req.specifier}")
+    assert not mismatched, f"installed set differs from the lock: {mismatched[:10]}; run `make setup`"
+
+
+def test_torchvision_compiled_ops_work():
+    import torch
+    import torchvision
+
+    boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 11.0, 11.0], [50.0, 50.0, 60.0, 60.0]])
+    keep = torchvision.ops.nms(boxes, torch.tensor([0.9, 0.8, 0.7]), iou_threshold=0.5)
+    assert keep.tolist() == [0, 2]
+
+
+def test_environment_yml_installs_the_same_pins():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    deps = env["dependencies"]
+    pip_block = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
+    assert "-r requirements-lock.txt" in pip_block and "-e .[dev]" in pip_block
+    python = next(d for d in deps if isinstance(d, str) and d.startswith("python="))
+    header = (ROOT / "requirements-lock.txt").read_text().splitlines()[1]
+    made_with = re.search(r"Python (\d+\.\d+)", header).group(1)
+    assert python == f"python={made_with}", f"environment.yml asks for {python}, the lock was made with {made_with}"
+    assert (ROOT / "pyproject.toml").is_file()
+
+
+@pytest.mark.parametrize("dep", ["torch", "torchvision", "gpytorch", "matplotlib", "ipywidgets", "tqdm",
+                                 "numpy", "scikit-learn"])
+def test_pyproject_names_core_dependencies(dep):
+    names = {Requirement(d).name for d in _pyproject()["project"]["dependencies"]}
+    assert dep in names
