@@ -10,6 +10,8 @@ STAMP  := $(VENV)/.tl-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 PYTEST_ARGS ?=
 LAB_ARGS ?=
+# JupyterLab refuses to run as root unless told; containers and cloud machines often are root.
+LAB_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 # The data directory: $TL_DATA_DIR if set, else the shared offline copy beside the project.
 ifeq ($(origin TL_DATA_DIR),undefined)
@@ -25,7 +27,7 @@ endif
 .PHONY: lab test setup unit notebooks prepare sync benchmark lock clean-venv
 
 lab: setup prepare
-	cd notebooks && ../$(VENV)/bin/jupyter lab 00_tour.ipynb $(LAB_ARGS)
+	cd notebooks && ../$(VENV)/bin/jupyter lab 00_tour.ipynb $(LAB_ROOT) $(LAB_ARGS)
 
 test: setup prepare unit notebooks
 
@@ -57,8 +59,9 @@ sync: setup
 benchmark: setup prepare
 	$(PY) scripts/benchmark.py --update-readme
 
+# Re-pin from the project environment; add other Pythons' environments with LOCK_PYTHONS=...
 lock: setup
-	$(PY) scripts/make_lock.py
+	$(PY) scripts/make_lock.py $(LOCK_PYTHONS)
 
 clean-venv:
 	rm -rf $(VENV)
