@@ -86,7 +86,7 @@ def test_entropy_of_uniform_and_one_hot():
 def test_bad_input_errors(batch):
     f_s, f_t, l_s, l_t = batch
     dann = DANNLoss(DomainDiscriminator(4).double())
-    with pytest.raises(ValueError, match="same size"):
+    with pytest.raises(ValueError, match="same feature size"):
         dann(f_s, f_t[:, :3])
     with pytest.raises(ValueError, match="empty batch"):
         dann(f_s, f_t[:0])

@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from transfer_utils.grl import GradientReversalLayer
+from transfer_utils.validation import check_feature_pair
 
 __all__ = ["DomainDiscriminator", "multilinear_map", "entropy", "DANNLoss", "CDANLoss"]
 
@@ -93,18 +94,7 @@ class DomainDiscriminator(nn.Module):
 
 
 def _check_features(f_src: torch.Tensor, f_tgt: torch.Tensor) -> None:
-    for name, f in (("f_src", f_src), ("f_tgt", f_tgt)):
-        if not isinstance(f, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(f).__name__}.")
-        if f.ndim != 2:
-            raise ValueError(f"{name} must have shape (batch, features), got {tuple(f.shape)}; "
-                             f"flatten with .flatten(1).")
-        if f.shape[0] == 0:
-            raise ValueError(f"{name} is an empty batch; both domains need at least one example "
-                             f"per step (check the loaders and drop_last).")
-    if f_src.shape[1] != f_tgt.shape[1]:
-        raise ValueError(f"Source and target features must have the same size, got "
-                         f"{f_src.shape[1]} and {f_tgt.shape[1]} (same feature extractor?).")
+    check_feature_pair(f_src, f_tgt, ("f_src", "f_tgt"), need="each domain's batch")
 
 
 def multilinear_map(g: torch.Tensor, f: torch.Tensor) -> torch.Tensor:

@@ -32,36 +32,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from transfer_utils.validation import check_feature_pair, check_features
+
 __all__ = ["covariance", "matrix_power_sym", "coral_transform", "coral_loss", "CORALLoss"]
 
 
 def _check_features(F: torch.Tensor, name: str, min_rows: int = 2) -> None:
-    if not isinstance(F, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(F).__name__}.")
-    if F.ndim != 2:
-        raise ValueError(
-            f"{name} must have shape (n_samples, n_features), got {tuple(F.shape)}; "
-            f"flatten with .flatten(1) first."
-        )
-    if F.shape[0] < min_rows:
-        raise ValueError(
-            f"{name} has {F.shape[0]} samples; a covariance needs at least {min_rows} "
-            f"(is the batch empty?)."
-        )
-    if not F.is_floating_point():
-        raise TypeError(f"{name} must be floating point, got {F.dtype}.")
+    check_features(F, name, min_rows=min_rows, need="a covariance")
 
 
 def _check_pair(Fs: torch.Tensor, Ft: torch.Tensor, names: tuple[str, str]) -> None:
-    _check_features(Fs, names[0])
-    _check_features(Ft, names[1])
-    if Fs.shape[1] != Ft.shape[1]:
-        raise ValueError(
-            f"{names[0]} and {names[1]} must have the same feature size, got {Fs.shape[1]} and "
-            f"{Ft.shape[1]}."
-        )
-    if Fs.device != Ft.device:
-        raise ValueError(f"{names[0]} is on {Fs.device}, {names[1]} on {Ft.device}; use one device.")
+    check_feature_pair(Fs, Ft, names, min_rows=2, need="a covariance")
 
 
 def covariance(F: torch.Tensor) -> torch.Tensor:

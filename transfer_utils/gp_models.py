@@ -23,6 +23,8 @@ from __future__ import annotations
 import gpytorch
 import torch
 
+from transfer_utils.validation import check_xy
+
 __all__ = [
     "ExactGPModel",
     "SourcePosteriorMean",
@@ -39,19 +41,7 @@ __all__ = [
 
 
 def _check_train(X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
-        raise TypeError("X and y must be torch tensors.")
-    if X.ndim == 1:
-        X = X.unsqueeze(-1)
-    if X.ndim != 2:
-        raise ValueError(f"X must have shape (n, d) or (n,), got {tuple(X.shape)}.")
-    if y.ndim != 1 or y.shape[0] != X.shape[0]:
-        raise ValueError(f"y must have shape ({X.shape[0]},) to match X, got {tuple(y.shape)}.")
-    if X.shape[0] == 0:
-        raise ValueError("Empty training data: a GP needs at least one training point.")
-    if X.device != y.device:
-        raise ValueError(f"X is on {X.device} but y is on {y.device}; move both to one device.")
-    return X, y
+    return check_xy(X, y, allow_1d=True)
 
 
 class ExactGPModel(gpytorch.models.ExactGP):

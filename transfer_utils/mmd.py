@@ -37,6 +37,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from transfer_utils.validation import check_feature_pair
+
 __all__ = ["DEFAULT_BANDWIDTH_FACTORS", "median_bandwidth", "gaussian_kernel", "mmd2", "MMDLoss"]
 
 #: Multipliers of the median distance used when no bandwidths are given.
@@ -44,27 +46,7 @@ DEFAULT_BANDWIDTH_FACTORS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 def _check_pair(X: torch.Tensor, Y: torch.Tensor, *, min_rows: int = 1) -> None:
-    for name, T in (("X", X), ("Y", Y)):
-        if not isinstance(T, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(T).__name__}.")
-        if T.ndim != 2:
-            raise ValueError(
-                f"{name} must be a 2-D tensor of shape (n_samples, n_features), got shape "
-                f"{tuple(T.shape)}; flatten images first, e.g. X.flatten(1)."
-            )
-        if T.shape[0] < min_rows:
-            raise ValueError(
-                f"{name} has {T.shape[0]} samples; this estimate needs at least {min_rows} "
-                f"(an empty batch cannot be compared)."
-            )
-        if not T.is_floating_point():
-            raise TypeError(f"{name} must be a floating-point tensor, got {T.dtype}.")
-    if X.shape[1] != Y.shape[1]:
-        raise ValueError(
-            f"X and Y must have the same number of features, got {X.shape[1]} and {Y.shape[1]}."
-        )
-    if X.device != Y.device:
-        raise ValueError(f"X is on {X.device} and Y on {Y.device}; move both to one device.")
+    check_feature_pair(X, Y, ("X", "Y"), min_rows=min_rows, need="this estimate")
 
 
 def _sq_dists(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:

@@ -28,20 +28,13 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from transfer_utils.validation import check_xy
+
 __all__ = ["ridge_toward", "logistic_objective"]
 
 
 def _check_Xy(X: torch.Tensor, y: torch.Tensor) -> None:
-    if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
-        raise TypeError("X and y must be torch tensors.")
-    if X.ndim != 2:
-        raise ValueError(f"X must have shape (n, d), got {tuple(X.shape)}.")
-    if y.ndim != 1 or y.shape[0] != X.shape[0]:
-        raise ValueError(f"y must have shape ({X.shape[0]},) to match X, got {tuple(y.shape)}.")
-    if X.shape[0] == 0:
-        raise ValueError("X is empty (0 samples).")
-    if X.device != y.device:
-        raise ValueError(f"X is on {X.device} but y is on {y.device}; move them to one device.")
+    check_xy(X, y)
 
 
 def ridge_toward(
