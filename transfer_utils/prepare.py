@@ -15,6 +15,8 @@ __all__ = ["STEPS", "main"]
 
 # (what it builds, "module:function"); each function takes no argument and returns a short note.
 STEPS: list[tuple[str, str]] = [
+    ("CIFAR-10 (extract the JPEG archives once)", "transfer_utils.data.cifar:prepare_cifar10"),
+    ("digit source model (MNIST CNN)", "transfer_utils.source_models:build_digit_source_model"),
 ]
 
 

@@ -1,0 +1,439 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 Fine-tuning
+#
+# A frozen representation (notebook 05) is cheap and safe, but it cannot adapt: once a target task
+# has enough labels, a network trained on the target alone catches up with the probe. Fine-tuning
+# keeps the pretrained weights as the *starting point* of gradient descent instead of fixing them, so
+# the features move toward the target. How far they should move is the whole craft: which layers to
+# train, with which learning rates, how to start the new head, what to do with batch-norm statistics,
+# and whether to pull the weights back toward where they started (L2-SP). This notebook builds each
+# of these tools, compares the strategies on real data, and shows the paper-scale recipe.
+#
+# **In one line:** fine-tuning moves pretrained weights toward the target; it wins once labels suffice.
+#
+# **Learning objectives**
+# 1. Implement full fine-tuning, partial freezing, linear probe then fine-tune (LP-FT) and scratch.
+# 2. Use discriminative learning rates, a linear warm-up and frozen batch-norm statistics.
+# 3. Derive the L2-SP penalty and its gradient, and check it against autograd.
+# 4. Read learning curves and label-efficiency curves of fine-tuning against the frozen probe.
+#
+# **Prerequisites:** notebook 05 (linear probe, label efficiency), notebook 02 (learning rates).
+#
+# **Run time:** quick profile about 70 s on a 2-core laptop CPU; full profile fine-tunes an ImageNet
+# ResNet-50 on all of CIFAR-10 at 224 px on a GPU (about an hour on one modern GPU).
+
+# %% [markdown]
+# ## Setup
+# One cell: imports from `transfer_utils`, the device, the run profile and the seed.
+
+# %%
+import copy
+
+import matplotlib.pyplot as plt
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from tqdm.auto import tqdm
+
+from transfer_utils.backbones import load_backbone
+from transfer_utils.data.cifar import balanced_subset_indices, cifar10_tensors
+from transfer_utils.data.digits import digit_domains
+from transfer_utils.device import device_report, get_device
+from transfer_utils.features import extract_features
+from transfer_utils.finetune import (
+    L2SPLoss,
+    TransferModel,
+    count_parameters,
+    discriminative_param_groups,
+    freeze_batchnorm,
+    set_trainable,
+    warmup_cosine,
+)
+from transfer_utils.plotting import plot_curves, plot_history, use_course_style
+from transfer_utils.probe import fit_linear_probe
+from transfer_utils.profile import get_profile
+from transfer_utils.seed import seed_everything
+from transfer_utils.source_models import DigitCNN, get_digit_source_model
+from transfer_utils.training import evaluate, fit
+
+device = get_device(); profile = get_profile(); generator = seed_everything(0); use_course_style()
+print(device_report(device)); print(profile)
+
+# %% [markdown]
+# ## 1. The tools
+#
+# Write the model as a pretrained body $w_S$ (layers $1, \dots, L-1$) and a new head $w_{\bar S}$
+# (layer $L$). Fine-tuning minimises the target risk $\hat R(w)$ by gradient steps started at
+# $w_S = w_S^0$, the pretrained weights.
+#
+# * **Freezing** layer $\ell$ means $\eta_\ell = 0$: its weights stay at $w^0_\ell$, and no gradient
+#   needs to flow below the lowest trainable layer.
+# * **Discriminative learning rates** (Howard and Ruder 2018): $\eta_\ell = \eta\,\gamma^{L-\ell}$ with
+#   $0 < \gamma \le 1$, so early, generic layers move less than the head.
+# * **Warm-up** (Goyal et al. 2017): the rate grows linearly over the first $T_w$ steps, then decays
+#   by a half cosine; at step 0 a random head sends large, noisy gradients into the body, and a small
+#   rate keeps them from wrecking the pretrained features.
+# * **Batch-norm statistics:** a BN layer normalises with the batch's statistics in training mode and
+#   updates its running averages; with small target batches both are noisy. Frozen, it keeps the
+#   source statistics $\hat\mu, \hat\sigma^2$ and computes $\gamma (x - \hat\mu)/\sqrt{\hat\sigma^2 + \epsilon} + \beta$.
+# * **L2-SP** (Li, Grandvalet and Davoine 2018) replaces weight decay toward 0 by decay toward the start:
+#
+# $$\Omega(w) = \frac{\alpha}{2}\lVert w_S - w_S^0\rVert_2^2 + \frac{\beta}{2}\lVert w_{\bar S}\rVert_2^2,\qquad
+#   \nabla_{w_S}\Omega = \alpha (w_S - w_S^0),\quad \nabla_{w_{\bar S}}\Omega = \beta\, w_{\bar S}.$$
+#
+# A gradient step on $\Omega$ alone contracts $w_S - w_S^0$ by the factor $1 - \eta\alpha$, exactly
+# as weight decay contracts $w$. We check the gradient formula against autograd on the MNIST source
+# network, after moving its weights away from the start.
+
+# %%
+source_model = get_digit_source_model(device)
+check_model = copy.deepcopy(source_model)
+l2sp_check = L2SPLoss(nn.CrossEntropyLoss(), check_model.features.parameters(),
+                      check_model.classifier.parameters(), alpha=0.3, beta=0.05)
+with torch.no_grad():
+    for p in check_model.parameters():
+        p.add_(0.01 * torch.randn(p.shape, generator=generator).to(p.device))
+penalty = l2sp_check.penalty()
+grads = torch.autograd.grad(penalty, [*l2sp_check.pretrained, *l2sp_check.new])
+expected = [0.3 * (p - p0) for p, p0 in zip(l2sp_check.pretrained, l2sp_check.anchors)]
+expected += [0.05 * p for p in l2sp_check.new]
+for g, e in zip(grads, expected):
+    torch.testing.assert_close(g, e.detach())
+print(f"L2-SP penalty {penalty.item():.4f}; gradient equals alpha (w - w0) and beta w on all "
+      f"{len(grads)} tensors")
+
+# %% [markdown]
+# The warm-up schedule, with discriminative rates for four blocks ($\gamma = 0.5$): every group follows
+# the same shape at its own scale.
+
+# %%
+demo_blocks = [nn.Linear(2, 2) for _ in range(4)]
+demo_opt = torch.optim.SGD(discriminative_param_groups(demo_blocks, lr=1e-2, decay=0.5), lr=1e-2)
+demo_sched = warmup_cosine(demo_opt, warmup_steps=10, total_steps=100)
+lrs = []
+for _ in range(100):
+    lrs.append([g["lr"] for g in demo_opt.param_groups])
+    demo_opt.step()
+    demo_sched.step()
+lrs = torch.tensor(lrs)
+fig, ax = plt.subplots()
+plot_curves({f"block {i + 1}" + (" (head)" if i == 3 else ""): lrs[:, i] for i in range(4)}, ax=ax,
+            logy=True, xlabel="step", ylabel="learning rate", title="warm-up, cosine, discriminative rates")
+plt.show()
+torch.testing.assert_close(lrs[:, 0], lrs[:, 3] * 0.125)  # gamma^3 below the head at every step
+
+# %% [markdown]
+# ## 2. Strategies on digits: MNIST network, USPS target
+#
+# The source network of notebook 04 (trained on MNIST only) is fine-tuned on $k$ labelled USPS images
+# per class. Five strategies share one training function:
+#
+# | strategy | body | head start | extras |
+# |---|---|---|---|
+# | linear probe | frozen | - | convex, L-BFGS (notebook 05) |
+# | full fine-tuning | all layers train | random | discriminative rates, warm-up |
+# | partial freezing | convolutions frozen, last layer trains | probe | warm-up |
+# | LP-FT | all layers train | probe (Kumar et al. 2022) | discriminative rates, warm-up |
+# | LP-FT + L2-SP, LP-FT + frozen BN | as LP-FT | probe | $\Omega(w)$ / frozen BN statistics |
+# | scratch | random init, all train | random | - |
+
+# %%
+domains = digit_domains(n_source=1000, seed=0)
+Xu_tr, yu_tr = domains.target_train.tensors
+Xu_te, yu_te = domains.target_test.tensors
+Zu_tr = extract_features(source_model.features, Xu_tr, device=device, progress=False)
+Zu_te = extract_features(source_model.features, Xu_te, device=device, progress=False)
+test_loader = DataLoader(TensorDataset(Xu_te, yu_te), batch_size=1024)
+
+
+def fine_tune_digits(strategy, idx, seed, probe=None, steps=100, lr=1e-3, val_loader=None):
+    """Train one strategy on the USPS images `idx`; return (model, history)."""
+    torch.manual_seed(seed)
+    if strategy == "scratch":
+        model = DigitCNN().to(device)
+        groups = [{"params": list(model.parameters()), "lr": 2e-3}]
+    else:
+        model = copy.deepcopy(source_model)
+        model.classifier = probe.as_linear() if strategy != "full fine-tuning" else nn.Linear(128, 10)
+        model = model.to(device)
+        f = model.features  # Standardize, conv, BN, pool, ReLU, conv, BN, pool, ReLU, flatten, linear, ReLU
+        if strategy == "partial freezing":
+            set_trainable(f, False)
+            set_trainable(f[10], True)
+        if strategy == "LP-FT + frozen BN":
+            freeze_batchnorm(model)
+        groups = discriminative_param_groups([f[1:3], f[5:7], f[10], model.classifier], lr, decay=0.5)
+    optimizer = torch.optim.Adam(groups)
+    loader = DataLoader(TensorDataset(Xu_tr[idx], yu_tr[idx]), batch_size=min(64, len(idx)), shuffle=True,
+                        generator=torch.Generator().manual_seed(seed))
+    num_epochs = max(1, round(steps / len(loader)))
+    total = num_epochs * len(loader)
+    scheduler = warmup_cosine(optimizer, max(1, total // 10), total)
+    loss_fn = nn.CrossEntropyLoss()
+    if strategy == "LP-FT + L2-SP":
+        loss_fn = L2SPLoss(loss_fn, model.features.parameters(), model.classifier.parameters(), alpha=0.1, beta=0.0)
+    history = fit(model, loader, loss_fn=loss_fn, optimizer=optimizer, num_epochs=num_epochs, device=device,
+                  scheduler=scheduler, step_scheduler_per_batch=True, val_loader=val_loader, progress=False)
+    return model, history
+
+
+def accuracy(model):
+    return evaluate(model, test_loader, device=device)["accuracy"]
+
+# %% [markdown]
+# First the learning curves of one run per strategy with 50 labels per class (test accuracy after
+# every epoch), and the number of trainable parameters of each.
+
+# %%
+k_many = 50
+strategies = ["full fine-tuning", "partial freezing", "LP-FT", "LP-FT + L2-SP", "LP-FT + frozen BN", "scratch"]
+idx = balanced_subset_indices(yu_tr, k_many, profile.seeds[0])
+probe = fit_linear_probe(Zu_tr[idx], yu_tr[idx], 10, weight_decay=0.1)
+probe_acc_many = (probe(Zu_te).argmax(1) == yu_te).float().mean().item()
+curves, finals = {}, {"linear probe": probe_acc_many}
+for strategy in tqdm(strategies, desc="strategies"):
+    model, history = fine_tune_digits(strategy, idx, profile.seeds[0], probe, val_loader=test_loader)
+    curves[strategy] = [100 * a for a in history["val_acc"]]
+    finals[strategy] = history["val_acc"][-1]
+    print(f"{strategy:18s} trainable parameters {count_parameters(model):6d}  final accuracy {finals[strategy]:.3f}")
+fig, ax = plt.subplots()
+plot_curves(curves, ax=ax, xlabel="epoch", ylabel="USPS test accuracy (%)",
+            title=f"learning curves, {k_many} labels per class")
+ax.axhline(100 * probe_acc_many, color="k", ls=":", label="linear probe")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# Starting the head from the probe (LP-FT) begins at the probe's accuracy and improves from there;
+# a random head (full fine-tuning) first has to undo the damage its early gradients do. Scratch
+# starts at chance. Freezing the convolutions limits how far the features can adapt.
+#
+# ## 3. Label efficiency: fine-tuning against the frozen probe
+#
+# Now the question of notebook 05 again, with fine-tuning in the race: accuracy against labels per
+# class, averaged over seeds, for the probe, LP-FT and scratch.
+
+# %%
+budgets = profile.pick(quick=[2, 10, 50], full=[1, 2, 5, 10, 20, 50])
+runs = {}
+for k in tqdm(budgets, desc="label budgets"):
+    for seed in profile.seeds:
+        idx = balanced_subset_indices(yu_tr, k, seed)
+        probe = fit_linear_probe(Zu_tr[idx], yu_tr[idx], 10, weight_decay=0.1)
+        runs["linear probe", k, seed] = (probe(Zu_te).argmax(1) == yu_te).float().mean().item()
+        runs["LP-FT", k, seed] = accuracy(fine_tune_digits("LP-FT", idx, seed, probe)[0])
+        runs["scratch", k, seed] = accuracy(fine_tune_digits("scratch", idx, seed)[0])
+methods = ["linear probe", "LP-FT", "scratch"]
+fig, ax = plt.subplots()
+plot_curves({m: [100 * sum(runs[m, k, s] for s in profile.seeds) / len(profile.seeds) for k in budgets]
+             for m in methods}, x=budgets, ax=ax, logx=True, xlabel="labelled USPS images per class",
+            ylabel="USPS test accuracy (%)", title="MNIST -> USPS: fine-tuning vs frozen probe")
+plt.show()
+for k in budgets:
+    print(k, {m: [round(runs[m, k, s], 3) for s in profile.seeds] for m in methods})
+
+# %% [markdown]
+# With 50 labels per class fine-tuning beats the frozen probe on every seed. In scratch runs of the
+# quick profile (3 seeds) LP-FT reached 0.925-0.941 against the probe's 0.891-0.899, a smallest gap
+# of 0.034; the check asks for 0.015.
+
+# %%
+for seed in profile.seeds:
+    gain = runs["LP-FT", 50, seed] - runs["linear probe", 50, seed]
+    assert gain > 0.015, (seed, gain)
+
+# %% [markdown]
+# ## 4. The natural-image recipe: an ImageNet network fine-tuned on CIFAR-10
+#
+# The full profile runs the published recipe at paper scale: an ImageNet ResNet-50 (torchvision
+# weights) fine-tuned on the 50,000 CIFAR-10 training images at 224 px, with warm-up then cosine
+# decay, batch norm in training mode (batches of 128 give good statistics). Kornblith, Shlens and Le
+# (2019, "Do Better ImageNet Models Transfer Better?", CVPR) report about **96.6 % top-1** for an
+# ImageNet ResNet-50 fine-tuned on CIFAR-10; they tuned SGD with Nesterov momentum per dataset, so
+# our AdamW run is a comparison with that figure, not a reproduction of their search. The quick profile runs
+# the same code, LP-FT with discriminative rates, warm-up and L2-SP, on a small subset offline with
+# the EfficientNet-Lite0 ImageNet weights (ResNet weights cannot be downloaded offline), at 32 px so
+# that a CPU can afford full backpropagation.
+
+# %%
+backbone_name = profile.pick(quick="efficientnet_lite0", full="resnet50")
+image_size = profile.pick(quick=32, full=224)
+n_train, n_test = profile.pick(quick=30, full=5000), profile.pick(quick=50, full=1000)
+num_epochs = profile.pick(quick=3, full=20)
+batch_size = profile.pick(quick=32, full=128)
+backbone = load_backbone(backbone_name, image_size=image_size).to(device)
+print(backbone.name, "|", backbone.weights)
+cifar_train = cifar10_tensors("train", n_per_class=n_train, seed=0)
+cifar_test = cifar10_tensors("test", n_per_class=n_test, seed=0)
+X_tr, y_tr = cifar_train.tensors
+X_te, y_te = cifar_test.tensors
+print(f"train {tuple(X_tr.shape)}, test {tuple(X_te.shape)}, {image_size} px, {num_epochs} epochs")
+
+# %% [markdown]
+# Step 1 (LP): a linear probe on the frozen features; step 2 (FT): every layer trains, the head
+# starting from the probe, with discriminative rates over the backbone's stages, warm-up, and L2-SP
+# toward the ImageNet weights, AdamW as the optimizer. In the quick profile (batches of 32) the
+# pretrained network's batch-norm statistics are frozen. The same function applied to a randomly
+# initialised network (`pretrained=False`) is the scratch baseline.
+
+# %%
+Z_tr = extract_features(backbone, X_tr, batch_size=250, device=device, desc="features")
+Z_te = extract_features(backbone, X_te, batch_size=250, device=device, desc="features")
+cifar_probe = fit_linear_probe(Z_tr, y_tr, 10, weight_decay=0.1)
+cifar_probe_acc = (cifar_probe(Z_te).argmax(1) == y_te).float().mean().item()
+cifar_test_loader = DataLoader(TensorDataset(X_te, y_te), batch_size=250)
+
+
+def fine_tune_natural(body, head, lr, l2sp_alpha, seed=0):
+    """LP-FT recipe on CIFAR-10: discriminative rates over stages, warm-up + cosine, L2-SP."""
+    torch.manual_seed(seed)
+    model = TransferModel(body, body.feature_dim, 10, head=head).to(device)
+    loader = DataLoader(TensorDataset(X_tr, y_tr), batch_size=batch_size, shuffle=True,
+                        generator=torch.Generator().manual_seed(seed), drop_last=len(y_tr) > batch_size)
+    if body.pretrained and profile.is_quick:
+        freeze_batchnorm(body)
+    optimizer = torch.optim.AdamW(discriminative_param_groups([*body.body, model.head], lr, decay=0.8),
+                                  weight_decay=0.0)
+    total = num_epochs * len(loader)
+    scheduler = warmup_cosine(optimizer, max(1, total // 10), total)
+    loss_fn = L2SPLoss(nn.CrossEntropyLoss(), body.parameters(), model.head.parameters(),
+                       alpha=l2sp_alpha, beta=1e-4)
+    history = fit(model, loader, loss_fn=loss_fn, optimizer=optimizer, num_epochs=num_epochs, device=device,
+                  scheduler=scheduler, step_scheduler_per_batch=True, val_loader=cifar_test_loader, desc="fine-tune")
+    return model, history
+
+
+_, hist_ft = fine_tune_natural(copy.deepcopy(backbone), cifar_probe.as_linear(), lr=1e-4, l2sp_alpha=0.01)
+scratch_body = load_backbone(backbone_name, pretrained=False, image_size=image_size).to(device)
+print("scratch baseline:", scratch_body.weights)
+_, hist_scratch = fine_tune_natural(scratch_body, None, lr=2e-3, l2sp_alpha=0.0)
+
+# %% [markdown]
+# The learning curves (test accuracy per epoch) of LP-FT and scratch, with the probe as a line:
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+plot_history(hist_ft, keys=["train_loss", "val_loss"], ax=axes[0])
+axes[0].set_title("LP-FT: loss")
+plot_curves({"LP-FT (ImageNet start)": [100 * a for a in hist_ft["val_acc"]],
+             "scratch (random start)": [100 * a for a in hist_scratch["val_acc"]]},
+            x=list(range(1, num_epochs + 1)), ax=axes[1], xlabel="epoch", ylabel="test accuracy (%)",
+            title="CIFAR-10 fine-tuning")
+axes[1].axhline(100 * cifar_probe_acc, color="k", ls=":", label="linear probe")
+axes[1].legend(fontsize=8)
+plt.show()
+print(f"probe {cifar_probe_acc:.3f} | LP-FT {hist_ft['val_acc'][-1]:.3f} | scratch {hist_scratch['val_acc'][-1]:.3f}"
+      + ("" if profile.is_quick else " | published ResNet-50 reference 0.966 (Kornblith et al. 2019)"))
+
+# %% [markdown]
+# With 300 images, three epochs and 32 px inputs on a CPU, the pretrained start is far ahead of the
+# random one, which stays at chance: the ImageNet weights carry features that 300 images cannot
+# teach. At this tiny scale fine-tuning only holds the probe's accuracy (measured, 3 seeds: LP-FT
+# 0.33-0.34 against the probe's 0.334; with a rate of 1e-3 it fell to 0.25, below the probe: a rate
+# too large for the body destroys pretrained features). So here we assert only what is reliable,
+# pretrained far above scratch; that fine-tuning passes the probe once labels suffice is asserted on
+# digits above, and the full profile shows it at paper scale.
+
+# %%
+assert hist_ft["val_acc"][-1] > hist_scratch["val_acc"][-1] + 0.1, (hist_ft["val_acc"], hist_scratch["val_acc"])
+
+# %% [markdown]
+# ## Summary
+#
+# * Fine-tuning starts gradient descent at the pretrained weights; freezing, discriminative rates,
+#   warm-up, batch-norm handling and L2-SP control how far the weights move.
+# * L2-SP is weight decay toward the pretrained point; its gradient $\alpha(w_S - w^0_S)$ was checked
+#   against autograd.
+# * On digits, LP-FT (which starts at the probe) was ahead of the frozen probe at every label budget,
+#   by the most with 50 labels per class; scratch training needed about 50 labels per class to pass
+#   the probe and still trailed LP-FT on average.
+# * At a tiny scale on natural images (300 images, 32 px, a CPU) fine-tuning only holds the probe's
+#   accuracy and a too-large rate destroys the features; the pretrained start stays far above scratch.
+# * Starting the head from the probe (LP-FT) avoids the destructive first steps of a random head.
+#
+# ## Exercises
+#
+# 1. Set the discriminative decay $\gamma$ to 1.0 (one rate for all) and to 0.1 in
+#    `fine_tune_digits`. Which helps LP-FT at 2 and at 50 labels per class?
+#
+# <details><summary>Solution</summary>
+#
+# Change `decay=0.5` in `discriminative_param_groups(...)` inside `fine_tune_digits` and re-run
+# section 3 for one seed. With 2 labels per class a small $\gamma$ (early layers nearly frozen)
+# protects the features from overfitting; with 50 labels per class a larger $\gamma$ lets the early
+# layers adapt to USPS's thicker strokes and usually helps.
+# </details>
+#
+# 2. Show that one SGD step on $\Omega$ alone contracts $w_S - w_S^0$ by $1 - \eta\alpha$.
+#
+# <details><summary>Solution</summary>
+#
+# $w_S' = w_S - \eta\alpha(w_S - w_S^0)$, so $w_S' - w_S^0 = (1 - \eta\alpha)(w_S - w_S^0)$. In code:
+#
+# ```python
+# m = copy.deepcopy(source_model)
+# reg = L2SPLoss(nn.CrossEntropyLoss(), m.features.parameters(), [], alpha=0.5, beta=0.0)
+# with torch.no_grad():
+#     for p in m.features.parameters(): p.add_(0.1)
+# opt = torch.optim.SGD(m.features.parameters(), lr=0.2)
+# before = [p.detach() - a for p, a in zip(reg.pretrained, reg.anchors)]
+# opt.zero_grad(); reg.penalty().backward(); opt.step()
+# for p, a, b in zip(reg.pretrained, reg.anchors, before):
+#     torch.testing.assert_close(p.detach() - a, (1 - 0.2 * 0.5) * b)
+# ```
+# </details>
+#
+# 3. Remove the warm-up (`warmup_steps=0` is not allowed; use `warmup_cosine(opt, 1, total)`) and
+#    fine-tune with a random head at a 10 times larger rate. What happens to the first epoch?
+#
+# <details><summary>Solution</summary>
+#
+# The first epochs' accuracy drops below the probe's, sometimes far: large gradients from the random
+# head rewrite the early features before the head is sensible. Warm-up or LP-FT (a sensible head from
+# the start) both prevent it; Kumar et al. (2022) analyse why LP-FT also keeps features that a
+# random-head fine-tune distorts.
+# </details>
+#
+# 4. Measure how the batch-norm running statistics of the source model move during LP-FT with and
+#    without `freeze_batchnorm` (compare `running_mean` before and after).
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# idx = balanced_subset_indices(yu_tr, 50, 0)
+# probe = fit_linear_probe(Zu_tr[idx], yu_tr[idx], 10, weight_decay=0.1)
+# for s in ["LP-FT", "LP-FT + frozen BN"]:
+#     m, _ = fine_tune_digits(s, idx, 0, probe)
+#     print(s, (m.features[2].running_mean - source_model.features[2].running_mean).norm().item())
+# ```
+# Frozen, the distance is exactly 0; otherwise the statistics drift toward USPS's.
+# </details>
+#
+# ## References
+#
+# * X. Li, Y. Grandvalet, F. Davoine (2018). *Explicit inductive bias for transfer learning with convolutional networks.* ICML.
+# * J. Howard, S. Ruder (2018). *Universal language model fine-tuning for text classification.* ACL.
+# * P. Goyal et al. (2017). *Accurate, large minibatch SGD: training ImageNet in 1 hour.* arXiv:1706.02677.
+# * A. Kumar, A. Raghunathan, R. Jones, T. Ma, P. Liang (2022). *Fine-tuning can distort pretrained features and underperform out-of-distribution.* ICLR.
+# * S. Kornblith, J. Shlens, Q. V. Le (2019). *Do better ImageNet models transfer better?* CVPR.
+# * S. Ioffe, C. Szegedy (2015). *Batch normalization.* ICML.
+# * K. He, X. Zhang, S. Ren, J. Sun (2016). *Deep residual learning for image recognition.* CVPR.
+# * M. Tan, Q. V. Le (2019). *EfficientNet: Rethinking model scaling for convolutional neural networks.* ICML.
+# * J. Yosinski, J. Clune, Y. Bengio, H. Lipson (2014). *How transferable are features in deep neural networks?* NeurIPS.

@@ -1,0 +1,128 @@
+"""Tests for transfer_utils.data.cifar: deterministic balanced subsets and atomic extraction."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from transfer_utils.data import cifar
+from transfer_utils.data.cifar import (
+    CIFAR10_CLASSES,
+    CifarSourceError,
+    balanced_subset_indices,
+    cifar10_source,
+    cifar10_tensors,
+    extract_cifar10_jpg,
+)
+
+
+def _make_archives(folder: Path, per_class: int = 3) -> dict[str, np.ndarray]:
+    """Tiny CIFAR-like archives in the shared layout; returns the colour of every class."""
+    folder.mkdir(parents=True, exist_ok=True)
+    colours = {c: np.array([20 * i, 255 - 20 * i, 100], dtype=np.uint8) for i, c in enumerate(CIFAR10_CLASSES)}
+    for split in ("train", "test"):
+        with tarfile.open(folder / f"cifar10_jpg_{split}.tar.gz", "w:gz") as tar:
+            readme = b"# readme"
+            info = tarfile.TarInfo("cifar10_jpg/README.md")
+            info.size = len(readme)
+            tar.addfile(info, io.BytesIO(readme))
+            for c in CIFAR10_CLASSES:
+                for k in range(per_class):
+                    buf = io.BytesIO()
+                    Image.fromarray(np.tile(colours[c], (32, 32, 1))).save(buf, format="JPEG", quality=95)
+                    info = tarfile.TarInfo(f"cifar10_jpg/{split}/{c}/{k:04d}.jpg")
+                    info.size = buf.tell()
+                    buf.seek(0)
+                    tar.addfile(info, buf)
+    return colours
+
+
+@pytest.fixture
+def fake_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, dict]:
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    colours = _make_archives(data / "cifar10_jpg")
+    monkeypatch.setenv("TL_DATA_DIR", str(data))
+    monkeypatch.setenv("TL_CACHE_DIR", str(cache))
+    monkeypatch.setenv("TL_OFFLINE", "1")
+    return data, cache, colours
+
+
+def test_balanced_subsets_are_balanced_nested_and_deterministic() -> None:
+    y = torch.arange(10).repeat_interleave(30)[torch.randperm(300)]
+    small = balanced_subset_indices(y, 3, seed=1)
+    large = balanced_subset_indices(y, 10, seed=1)
+    assert torch.equal(torch.bincount(y[small]), torch.full((10,), 3))
+    assert set(small.tolist()) <= set(large.tolist())  # nested for one seed
+    assert torch.equal(small, balanced_subset_indices(y, 3, seed=1))  # deterministic
+    assert not torch.equal(small, balanced_subset_indices(y, 3, seed=2))
+    assert len(set(large.tolist())) == large.numel()  # no repeats
+
+
+def test_balanced_subset_errors() -> None:
+    y = torch.tensor([0, 0, 1])
+    with pytest.raises(ValueError, match="class 1 has 1 examples"):
+        balanced_subset_indices(y, 2)
+    with pytest.raises(ValueError, match="positive"):
+        balanced_subset_indices(y, 0)
+
+
+def test_extraction_is_atomic_marked_and_reused(fake_data) -> None:
+    data, cache, colours = fake_data
+    assert cifar10_source()[0] == "archives"
+    root = extract_cifar10_jpg()
+    assert root == cache / "cifar10_jpg"
+    marker = json.loads((root / ".tl-extracted.json").read_text())
+    assert marker["version"] == cifar.EXTRACT_VERSION and set(marker["md5"]) == {"train", "test"}
+    assert not [p for p in cache.iterdir() if p.name.endswith(".tmp")]  # no temp folder left
+    assert cifar10_source() == ("imagefolder", root)
+    stamp = (root / "train" / "cat" / "0000.jpg").stat().st_mtime_ns
+    assert extract_cifar10_jpg() == root  # reused, not redone
+    assert (root / "train" / "cat" / "0000.jpg").stat().st_mtime_ns == stamp
+    # an extraction from an older format version is redone
+    (root / ".tl-extracted.json").write_text(json.dumps({**marker, "version": -1}))
+    extract_cifar10_jpg()
+    assert json.loads((root / ".tl-extracted.json").read_text())["version"] == cifar.EXTRACT_VERSION
+
+
+def test_tensors_match_the_images(fake_data) -> None:
+    _, _, colours = fake_data
+    ds = cifar10_tensors("test", n_per_class=2, seed=0)
+    X, y = ds.tensors
+    assert X.shape == (20, 3, 32, 32) and X.dtype == torch.float32 and y.dtype == torch.int64
+    assert 0.0 <= float(X.min()) and float(X.max()) <= 1.0
+    assert torch.equal(torch.bincount(y), torch.full((10,), 2))
+    for img, label in zip(X, y):  # JPEG is lossy: compare the mean colour, within a few levels
+        expected = torch.tensor(colours[CIFAR10_CLASSES[int(label)]], dtype=torch.float32) / 255
+        torch.testing.assert_close(img.mean(dim=(1, 2)), expected, atol=4 / 255, rtol=0)
+
+
+def test_missing_offline_names_the_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("TL_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("TL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TL_OFFLINE", "1")
+    with pytest.raises(CifarSourceError, match="cifar10_jpg_train.tar.gz") as err:
+        cifar10_tensors("train", 1)
+    assert "cifar-10-batches-py" in str(err.value) and str(tmp_path / "empty") in str(err.value)
+
+
+def test_corrupted_archive_is_reported(fake_data) -> None:
+    data, cache, _ = fake_data
+    path = data / "cifar10_jpg" / "cifar10_jpg_train.tar.gz"
+    path.write_bytes(path.read_bytes()[:200])  # truncated
+    with pytest.raises(CifarSourceError, match="truncated or corrupted"):
+        extract_cifar10_jpg()
+    assert not (cache / "cifar10_jpg").exists()
+    assert not [p for p in cache.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_bad_split() -> None:
+    with pytest.raises(ValueError, match="split"):
+        cifar.load_cifar10("validation")
