@@ -17,7 +17,6 @@ Introduced in notebook 05.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -30,6 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
+from transfer_utils.data.checks import file_md5
 from transfer_utils.datadir import cache_dir, data_dir, is_offline
 
 __all__ = [
@@ -63,14 +63,6 @@ _HOW_TO_GET = (
 
 class CifarSourceError(FileNotFoundError):
     """CIFAR-10 cannot be found (or an archive is unusable); the message says what to do."""
-
-
-def _md5(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _check_split(split: str) -> str:
@@ -123,7 +115,7 @@ def extract_cifar10_jpg(
             f"CIFAR-10 JPEG archive(s) not found: {', '.join(missing)} (looked in {archive_dir}). "
             + _HOW_TO_GET.format(data=data_dir())
         )
-    checksums = {s: _md5(p) for s, p in archives.items()}
+    checksums = {s: file_md5(p) for s, p in archives.items()}
     marker = _read_marker(target)
     if (marker is not None and marker.get("version") == EXTRACT_VERSION
             and marker.get("md5") == checksums and _tree_complete(target)):
