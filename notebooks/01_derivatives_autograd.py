@@ -39,7 +39,7 @@
 # **Prerequisites.** Notebook 00; single-variable calculus (Taylor's theorem); the chain rule for
 # functions of several variables; basic PyTorch tensors.
 #
-# **Run time:** quick profile about 15 s on a 2-core laptop CPU; full profile checks on all 1,797
+# **Run time:** quick profile about 10 s on a 2-core laptop CPU; full profile checks on all 1,797
 # digits instead of 200 (a few seconds more, on any device).
 
 # %% [markdown]

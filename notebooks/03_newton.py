@@ -40,7 +40,7 @@
 # **Prerequisites.** Notebooks 01 (Hessians, Hessian-vector products) and 02 (gradient descent,
 # condition numbers); solving linear systems; eigenvalues.
 #
-# **Run time:** quick profile about 25 s on a 2-core laptop CPU; full profile the same experiments
+# **Run time:** quick profile about 15 s on a 2-core laptop CPU; full profile the same experiments
 # with more seeds and starts (under a minute on any device; it is CPU-bound).
 
 # %% [markdown]

@@ -40,7 +40,7 @@
 # **Prerequisites.** Notebooks 01-03 (gradients, gradient descent, Newton's method); logistic and
 # ridge regression; a kernel as a similarity function.
 #
-# **Run time:** quick profile about 40 s on a 2-core laptop CPU (the MNIST source model is
+# **Run time:** quick profile about 30 s on a 2-core laptop CPU (the MNIST source model is
 # pretrained once by `python -m transfer_utils.prepare`, about a minute, and cached); full profile
 # the same steps on 10,000 MNIST and all USPS images, five seeds and more angles, on a GPU.
 

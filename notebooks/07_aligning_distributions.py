@@ -39,7 +39,7 @@
 # **Prerequisites.** Notebook 01 (autograd, `gradcheck`), 04 (domains, MMD, proxy A-distance),
 # 05 (features of a pretrained network); linear algebra (eigendecomposition, PCA).
 #
-# **Run time:** quick profile about 40 s on a 2-core laptop CPU; full profile adapts the whole
+# **Run time:** quick profile about 35 s on a 2-core laptop CPU; full profile adapts the whole
 # network on all of MNIST with 5 seeds (a few minutes on a GPU).
 
 # %% [markdown]

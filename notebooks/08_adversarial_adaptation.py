@@ -42,7 +42,7 @@
 # **Prerequisites.** Notebook 01 (autograd), 04 (domains, proxy A-distance), 07 (CORAL, MMD, the
 # training loop `train_da`).
 #
-# **Run time:** quick profile about 60 s on a 2-core laptop CPU; full profile adapts the whole
+# **Run time:** quick profile about 70 s on a 2-core laptop CPU; full profile adapts the whole
 # network on all of MNIST and the USPS adaptation split for 5 seeds (about 30 min on a GPU).
 
 # %% [markdown]

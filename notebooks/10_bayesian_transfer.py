@@ -37,7 +37,7 @@
 #
 # **Prerequisites:** notebook 09 (Gaussian processes), notebook 04 (the pretrained digit network), logistic regression, Newton's method.
 #
-# **Run time:** quick profile about 30 s on a 2-core laptop CPU; full profile runs five seeds and larger GP-head training sets with the same code.
+# **Run time:** quick profile about 15 s on a 2-core laptop CPU; full profile runs five seeds and larger GP-head training sets with the same code.
 
 # %% [markdown]
 # ## Setup
