@@ -64,7 +64,7 @@ from sklearn.linear_model import LogisticRegression
 from tqdm.auto import tqdm
 
 from transfer_utils.device import device_report, get_device
-from transfer_utils.landscapes import four_wells, logistic_loss, make_quadratic, quadratic_with_condition
+from transfer_utils.landscapes import four_wells, logistic_loss, quadratic_with_condition
 from transfer_utils.newton import (
     SingularHessianError,
     conjugate_gradient,

@@ -50,7 +50,6 @@
 # One cell: the course helpers, the device, the run profile and the seed.
 
 # %%
-import math
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -50,7 +50,6 @@
 
 # %%
 import copy
-import math
 
 import matplotlib.pyplot as plt
 import numpy as np

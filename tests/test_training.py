@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from transfer_utils.training import evaluate, fit, to_device
+from transfer_utils.training import autocast_dtype, evaluate, fit, to_device
 
 CPU = torch.device("cpu")
 
@@ -88,3 +88,9 @@ def test_to_device_nested():
     batch = {"x": torch.zeros(1), "pair": (torch.ones(1), [torch.ones(2)]), "name": "n"}
     moved = to_device(batch, CPU)
     assert moved["name"] == "n" and isinstance(moved["pair"], tuple) and moved["pair"][1][0].shape == (2,)
+
+
+def test_autocast_dtype_only_on_cuda():
+    assert autocast_dtype(torch.device("cpu")) is None
+    if torch.cuda.is_available():
+        assert autocast_dtype(torch.device("cuda")) in (torch.bfloat16, torch.float16)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numpy as np
 import torch
 from sklearn.datasets import make_moons
 
