@@ -24,7 +24,7 @@ ifneq ($(CI),)
   export TL_OFFLINE ?= 1
 endif
 
-.PHONY: lab test setup unit notebooks prepare sync benchmark lock clean-venv
+.PHONY: lab test setup unit notebooks prepare sync benchmark claims lock clean-venv
 
 lab: setup prepare
 	cd notebooks && ../$(VENV)/bin/jupyter lab 00_tour.ipynb $(LAB_ROOT) $(LAB_ARGS)
@@ -58,6 +58,12 @@ sync: setup
 
 benchmark: setup prepare
 	$(PY) scripts/benchmark.py --update-readme
+
+# The claims sweep: every asserted claim over disjoint seed sets, CPU kernels and thread counts
+# (not part of `make test`; about 35 min for the whole course on 2 cores). CLAIMS_ARGS="notebooks/04_what_transfers.py --runs 2"
+CLAIMS_ARGS ?=
+claims: setup prepare
+	$(PY) scripts/claims.py --update-readme $(CLAIMS_ARGS)
 
 # Re-pin from the project environment; add other Pythons' environments with LOCK_PYTHONS=...
 lock: setup

@@ -86,7 +86,7 @@ from transfer_utils.seed import seed_everything
 
 device = get_device()
 profile = get_profile()
-generator = seed_everything(0)
+generator = seed_everything(profile.seed)
 use_course_style()
 print(device_report(device))
 print(profile)

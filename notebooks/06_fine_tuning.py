@@ -73,7 +73,7 @@ from transfer_utils.seed import seed_everything
 from transfer_utils.source_models import DigitCNN, get_digit_source_model
 from transfer_utils.training import evaluate, fit
 
-device = get_device(); profile = get_profile(); generator = seed_everything(0); use_course_style()
+device = get_device(); profile = get_profile(); generator = seed_everything(profile.seed); use_course_style()
 print(device_report(device)); print(profile)
 
 # %% [markdown]

@@ -70,7 +70,7 @@ from transfer_utils.subspace import subspace_alignment
 
 device = get_device()
 profile = get_profile()
-generator = seed_everything(0)
+generator = seed_everything(profile.seed)
 use_course_style()
 print(device_report(device))
 print(profile)

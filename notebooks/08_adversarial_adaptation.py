@@ -74,7 +74,7 @@ from transfer_utils.source_models import get_digit_source_model
 
 device = get_device()
 profile = get_profile()
-generator = seed_everything(0)
+generator = seed_everything(profile.seed)
 use_course_style()
 print(device_report(device))
 print(profile)

@@ -79,7 +79,7 @@ from transfer_utils.profile import get_profile
 from transfer_utils.seed import seed_everything
 from transfer_utils.uq_metrics import gaussian_nlpd, interval_coverage, rmse
 
-device = get_device(); profile = get_profile(); generator = seed_everything(0); use_course_style()
+device = get_device(); profile = get_profile(); generator = seed_everything(profile.seed); use_course_style()
 print(device_report(device)); print(profile)
 DT = torch.float64  # GPs are linear algebra on ill-conditioned matrices: work in double precision
 notebook_start = time.perf_counter()

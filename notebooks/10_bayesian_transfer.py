@@ -67,7 +67,7 @@ from transfer_utils.seed import seed_everything
 from transfer_utils.source_models import get_digit_source_model
 from transfer_utils.uq_metrics import bernoulli_nll, expected_calibration_error
 
-device = get_device(); profile = get_profile(); generator = seed_everything(0); use_course_style()
+device = get_device(); profile = get_profile(); generator = seed_everything(profile.seed); use_course_style()
 print(device_report(device)); print(profile)
 DT = torch.float64
 notebook_start = time.perf_counter()
