@@ -227,17 +227,23 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tl-claims-") as tmp, ThreadPoolExecutor(args.jobs) as pool:
         records = list(pool.map(lambda t: run_task(t[0], t[1], Path(tmp), args.timeout), tasks))
-    data = json.loads(args.out.read_text()) if args.out.exists() else {}
-    data.setdefault("notebooks", {})
-    for nb in notebooks:
-        data["notebooks"][nb.stem] = aggregate(nb.stem, runs, [r for r in records if r["notebook"] == nb.stem])
+    import fcntl
+
     import torch
 
-    data["machine"] = (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores "
-                       f"(best kernels {best}), Python {platform.python_version()}, torch {torch.__version__}")
-    data["protocol"] = __doc__.split("\n\n")[1].replace("\n", " ")
-    data["notebooks"] = dict(sorted(data["notebooks"].items()))
-    write_json_atomic(args.out, data)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out.with_name(args.out.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two sweeps of different notebooks may finish together
+        data = json.loads(args.out.read_text()) if args.out.exists() else {}
+        data.setdefault("notebooks", {})
+        for nb in notebooks:
+            data["notebooks"][nb.stem] = aggregate(nb.stem, runs,
+                                                   [r for r in records if r["notebook"] == nb.stem])
+        data["machine"] = (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores "
+                           f"(best kernels {best}), Python {platform.python_version()}, torch {torch.__version__}")
+        data["protocol"] = " ".join(__doc__.split("\n\n")[1].split())
+        data["notebooks"] = dict(sorted(data["notebooks"].items()))
+        write_json_atomic(args.out, data)
     print_table(data, [nb.stem for nb in notebooks])
     failing = sum(e["n_claims"] - e["claims_passing_every_run"] + len(e["errors"])
                   for nb, e in data["notebooks"].items() if nb in {p.stem for p in notebooks})
