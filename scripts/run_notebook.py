@@ -189,14 +189,14 @@ class ClaimRecorder:
             if lnum is not None and rnum is not None:
                 m = margin(op, lnum, rnum)
                 if m is not None:
-                    margins.append(m)
-        quantity = _number(values[0])
-        threshold = _number(values[-1]) if len(values) == 2 else None
-        if len(values) > 2 and _number(values[1]) is not None and quantity is None:
-            quantity = _number(values[1])  # lo < q < hi: the middle term is the quantity
+                    margins.append((m, rnum if len(values) == 2 or right is not values[1] else lnum))
+        # `q > t`: q is the quantity, t the threshold; `lo < q < hi`: q is the middle term and the
+        # threshold is the bound it is closest to failing against
+        quantity = _number(values[0]) if len(values) == 2 else _number(values[1])
+        worst = min(margins, key=lambda mt: mt[0]) if margins else (None, None)
+        threshold = worst[1] if len(values) > 2 else _number(values[1])
         self._record(key, passed, kind="compare", op=" ".join(ops), quantity=_finite(quantity),
-                     threshold=_finite(threshold),
-                     margin=_finite(min(margins)) if margins else None)
+                     threshold=_finite(threshold), margin=_finite(worst[0]))
         if not passed:
             self._fail(key, message)
 

@@ -9,5 +9,5 @@ import torch
 @pytest.fixture(autouse=True)
 def _seeded(monkeypatch: pytest.MonkeyPatch) -> None:
     torch.manual_seed(0)
-    for var in ("TL_DEVICE", "TL_PROFILE"):
+    for var in ("TL_DEVICE", "TL_PROFILE", "TL_SEEDS"):
         monkeypatch.delenv(var, raising=False)

@@ -40,3 +40,25 @@ def test_pick_and_seeds():
     assert len(quick.seeds) >= 3 and set(quick.seeds) <= set(full.seeds)
     with pytest.raises(TypeError):
         quick.pick(1, 2)  # keyword-only, so a notebook reads plainly
+
+
+def test_seeds_env_overrides_every_profile(monkeypatch):
+    monkeypatch.setenv("TL_SEEDS", " 7, 8,9 ")
+    for name in ("quick", "full"):
+        profile = get_profile(name)
+        assert profile.seeds == (7, 8, 9) and profile.seed == 7 and profile.name == name
+    monkeypatch.setenv("TL_SEEDS", "")
+    assert get_profile("quick").seeds == PROFILES["quick"].seeds
+
+
+@pytest.mark.parametrize("bad, match", [(",", "lists no seeds"), ("1,x", "not an integer"),
+                                        ("-1", "out of range"), ("3,3", "repeated")])
+def test_bad_seeds_are_refused_clearly(monkeypatch, bad, match):
+    monkeypatch.setenv("TL_SEEDS", bad)
+    with pytest.raises(ValueError, match=match) as err:
+        get_profile("quick")
+    assert "TL_SEEDS=7,8,9" in str(err.value)
+
+
+def test_first_seed_is_the_profiles_first():
+    assert get_profile("quick").seed == get_profile("quick").seeds[0]
