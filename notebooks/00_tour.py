@@ -176,13 +176,19 @@ print(f"slider redrew at x0 = {last['x0']}, slope {last['slope']:.6f} (formula {
 # |---|---|---|
 # | `TL_PROFILE` | `quick` (a laptop CPU, offline, minutes for the whole course) or `full` (paper-scale) | `quick` when `CI` is set or no CUDA GPU is present, else `full` |
 # | `TL_DEVICE` | `auto`, `cpu`, `cuda`, `cuda:1`, `mps` | `auto`: CUDA, then Apple MPS, then CPU |
+# | `TL_SEEDS` | comma-separated seeds, e.g. `7,8,9`, replacing the profile's | the profile's seeds |
 # | `TL_DATA_DIR` | a folder with the datasets | `data/` in the project |
 # | `TL_CACHE_DIR` | a writable folder for models the course trains | `.cache/` in the project |
 # | `TL_OFFLINE` | `1` to forbid downloads | unset |
 #
 # Set them before starting JupyterLab (`TL_PROFILE=full make lab`), or in a notebook before the
-# setup cell (`%env TL_PROFILE=full`). A notebook reads every size from the profile object, so the
-# quick run is the full run made smaller, never a different program:
+# setup cell (`%env TL_PROFILE=full`). A notebook reads every size and every seed from the profile
+# object, so the quick run is the full run made smaller, never a different program, and a run on
+# other seeds (`TL_SEEDS`) repeats every random draw of a notebook with new ones. The course's checks
+# assert only effects that hold on any seeds: the claims sweep (`make claims`) reruns every notebook
+# on seed sets never used in development, with other CPU kernels and thread counts, and records the
+# margin of every check. Here are both profiles as this run sees them (with `TL_SEEDS` set, both use
+# its seeds):
 
 # %%
 for name in ("quick", "full"):

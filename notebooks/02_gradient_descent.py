@@ -196,94 +196,178 @@ plt.show()
 # gives the rate $\rho_{\rm HB} = \frac{\sqrt\kappa - 1}{\sqrt\kappa + 1} \approx 1 - \frac{2}{\sqrt\kappa}$,
 # so the iteration count grows like $\sqrt\kappa$ instead of $\kappa$. **Nesterov's** accelerated
 # gradient (1983) takes the gradient at the look-ahead point $x_k + \beta v_k$; with $\eta = 1/L$ and
-# $\beta = \frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}$ its rate is about $1 - 1/\sqrt\kappa$, and it keeps
-# an accelerated rate on every smooth convex function, not only quadratics.
+# $\beta = \frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}$ its rate is about $1 - 1/\sqrt\kappa$. Its guarantee
+# reaches beyond quadratics: with this constant $\beta$ it keeps the accelerated linear rate on every
+# smooth *strongly* convex function (for merely convex functions it needs a momentum that grows with
+# $k$, and then $f(x_k) - f^\star = O(1/k^2)$), whereas heavy ball with its tuned constants can fail to
+# converge on a strongly convex function that is not quadratic (Lessard, Recht and Packard, 2016).
 #
+# The rate alone undercounts the steps of both momentum methods. At the tuned parameters the
+# recursion has a *double* root in its slowest eigen-direction (the iteration matrix is a Jordan
+# block), and the error there is not $\rho^k$ but $(1 + ck)\rho^k$. For heavy ball at $\lambda = L$
+# the recursion $e_{k+1} = (1 + \beta - \eta L)e_k - \beta e_{k-1}$ has the double root $-\rho$;
+# with $v_0 = 0$, $e_1 = (1 - \eta L)e_0 = -(2\rho + \rho^2)e_0$, which gives
+# $e_k = (1 + (1+\rho)k)(-\rho)^k e_0$. For Nesterov the double root is $\rho = 1 - 1/\sqrt\kappa$
+# at $\lambda = \mu$, with $c = 1 - \rho$. Every other eigen-direction stays below that envelope
+# (checked numerically below), so $\|x_k - x^\star\| \le (1 + ck)\rho^k\|x_0 - x^\star\|$ for
+# *every* start, with $c = 0$ for GD. The smallest $k$ with $(1 + ck)\rho^k \le r$ is therefore a
+# worst-case count for each method. At $\kappa = 300$ and $r = 10^{-4}$ the factor $1 + ck$ costs
+# heavy ball about 60% more steps than $\rho^k$ alone predicts, so the speed-up over GD is about 11
+# rather than $\sqrt{300} \approx 17$; it approaches $\sqrt\kappa$ only slowly, as $\log k$
+# becomes small against $k$.
+
+# %%
+def worst_case_iterations(rho, c, reduction):
+    """Smallest k with (1 + c k) rho^k <= reduction: the envelope count (c = 0: plain rho^k)."""
+    k = predicted_iterations(rho, reduction)  # (1 + c k) >= 1, so never fewer than the rate alone
+    while (1 + c * k) * rho**k > reduction:
+        k += 1
+    return k
+
+
+def momentum_errors(lams, lr, beta, nesterov, num_steps):
+    """|e_k / e_0| for k < num_steps in each eigen-direction (eigenvalues lams), from v_0 = 0."""
+    e_prev = e = np.ones_like(lams)
+    out = [e]
+    for _ in range(num_steps - 1):
+        y = e + beta * (e - e_prev) if nesterov else e
+        e_prev, e = e, (y - lr * lams * y if nesterov else e - lr * lams * e + beta * (e - e_prev))
+        out.append(e)
+    return np.abs(np.array(out))
+
+
+kappa_chk = 300.0
+lams = np.linspace(1 / kappa_chk, 1.0, 2001)
+sk_chk = math.sqrt(kappa_chk)
+lr_hb_chk, beta_hb_chk, rho_hb_chk = heavy_ball_params(1.0, 1 / kappa_chk)
+rho_nag_chk = 1 - 1 / sk_chk
+ks_chk = np.arange(400)[:, None]
+over = {
+    "heavy ball": (momentum_errors(lams, lr_hb_chk, beta_hb_chk, False, 400)
+                   / ((1 + (1 + rho_hb_chk) * ks_chk) * rho_hb_chk**ks_chk)).max(),
+    "Nesterov": (momentum_errors(lams, 1.0, (sk_chk - 1) / (sk_chk + 1), True, 400)
+                 / ((1 + (1 - rho_nag_chk) * ks_chk) * rho_nag_chk**ks_chk)).max(),
+}
+print(f"largest |e_k / e_0| / envelope over 2,001 eigenvalues and 400 steps at kappa = 300: "
+      f"heavy ball {over['heavy ball']:.12f}, Nesterov {over['Nesterov']:.12f}")
+assert max(over.values()) < 1 + 1e-9  # the envelope bounds every eigen-direction (1 where it is attained)
+
+# %% [markdown]
 # The measurement: ten-dimensional quadratics with eigenvalues spread geometrically from $\mu = 1/\kappa$
 # to $L = 1$ and a random rotation, a random start, and the number of steps until
-# $\|x_k - x^\star\| \le 10^{-4}\|x_0 - x^\star\|$, for each method and several $\kappa$.
+# $\|x_k - x^\star\| \le 10^{-4}\|x_0 - x^\star\|$, for each method and several $\kappa$. Each of the
+# profile's seeds draws its own rotations and starts; the table gives the worst-case count and the
+# median measured count over seeds (with the range).
 
 # %%
 kappas = profile.pick(quick=[10, 30, 100, 300], full=[10, 30, 100, 300, 1000, 3000])
 reduction = 1e-4
+method_names = ("GD", "heavy ball", "Nesterov")
 
 
 def steps_to_reduce(res, x_star, reduction):
-    """First k with ||x_k - x*|| <= reduction * ||x_0 - x*|| (None if never)."""
+    """First k with ||x_k - x*|| <= reduction * ||x_0 - x*|| (len(res.xs) if never)."""
     err = (res.xs - x_star).norm(dim=1)
     hit = (err <= reduction * err[0]).nonzero()
-    return int(hit[0]) if len(hit) else None
+    return int(hit[0]) if len(hit) else len(err)
 
 
-table = []
-for kappa in tqdm(kappas, desc="condition numbers"):
-    q = quadratic_with_condition(kappa, d=10, generator=generator)
-    x0 = q.x_star + torch.randn(10, generator=generator, dtype=torch.float64)
+table = []  # one row per kappa: the worst-case count and the measured count for each seed
+for kappa in kappas:
     sk = math.sqrt(kappa)
-    lr_gd, rho_gd = optimal_gd_lr(q.L, q.mu)
-    lr_hb, beta_hb, rho_hb = heavy_ball_params(q.L, q.mu)
-    methods = {
-        "GD": (dict(lr=lr_gd), rho_gd),
-        "heavy ball": (dict(lr=lr_hb, momentum=beta_hb), rho_hb),
-        "Nesterov": (dict(lr=1 / q.L, momentum=(sk - 1) / (sk + 1), nesterov=True), 1 - 1 / sk),
-    }
-    row = {"kappa": kappa}
-    for name, (kw, rho) in methods.items():
-        predicted = predicted_iterations(rho, reduction)
-        res = gradient_descent(q, x0, max_iter=int(1.6 * predicted) + 30, tol=0.0, **kw)
-        row[name] = (predicted, steps_to_reduce(res, q.x_star, reduction))
-    table.append(row)
+    rho_gd = (kappa - 1) / (kappa + 1)
+    _, _, rho_hb = heavy_ball_params(1.0, 1 / kappa)
+    rho_nag = 1 - 1 / sk
+    table.append({"kappa": kappa, "bound": {
+        "GD": worst_case_iterations(rho_gd, 0.0, reduction),
+        "heavy ball": worst_case_iterations(rho_hb, 1 + rho_hb, reduction),
+        "Nesterov": worst_case_iterations(rho_nag, 1 - rho_nag, reduction)},
+        "rate only": {"GD": predicted_iterations(rho_gd, reduction),
+                      "heavy ball": predicted_iterations(rho_hb, reduction)},
+        "measured": {name: [] for name in method_names}})
+for seed in tqdm(profile.seeds, desc="seeds"):
+    draws = torch.Generator().manual_seed(seed)
+    for row in table:
+        kappa = row["kappa"]
+        q = quadratic_with_condition(kappa, d=10, generator=draws)
+        x0 = q.x_star + torch.randn(10, generator=draws, dtype=torch.float64)
+        sk = math.sqrt(kappa)
+        lr_gd, _ = optimal_gd_lr(q.L, q.mu)
+        lr_hb, beta_hb, _ = heavy_ball_params(q.L, q.mu)
+        methods = {
+            "GD": dict(lr=lr_gd),
+            "heavy ball": dict(lr=lr_hb, momentum=beta_hb),
+            "Nesterov": dict(lr=1 / q.L, momentum=(sk - 1) / (sk + 1), nesterov=True),
+        }
+        for name, kw in methods.items():
+            res = gradient_descent(q, x0, max_iter=row["bound"][name] + 10, tol=0.0, **kw)
+            row["measured"][name].append(steps_to_reduce(res, q.x_star, reduction))
 
-print(f"{'kappa':>6} | {'GD pred':>8} {'GD meas':>8} | {'HB pred':>8} {'HB meas':>8} | {'NAG pred':>8} {'NAG meas':>8}")
+print(f"{'kappa':>6} | " + " | ".join(f"{name + ': bound, median (range)':>32}" for name in method_names))
 for row in table:
-    print(f"{row['kappa']:>6} | " + " | ".join(f"{row[m][0]:>8} {row[m][1]:>8}" for m in ("GD", "heavy ball", "Nesterov")))
+    cells = []
+    for m in method_names:
+        counts = row["measured"][m]
+        cells.append(f"{row['bound'][m]:>8} {np.median(counts):>8.0f} ({min(counts)}-{max(counts)})".rjust(32))
+    print(f"{row['kappa']:>6} | " + " | ".join(cells))
 
 # %% [markdown]
-# On log-log axes the iteration counts are straight lines: slope 1 for GD and slope 1/2 for both
-# momentum methods. Dashed lines are the predictions, dots the measurements.
+# On log-log axes the iteration counts are straight lines: slope 1 for GD and about 1/2 for both
+# momentum methods. Dashed lines are the worst-case counts, dots the median measurements, bars the
+# range over seeds.
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 4))
-for i, name in enumerate(("GD", "heavy ball", "Nesterov")):
-    ax.loglog(kappas, [r[name][0] for r in table], "--", color=f"C{i}", alpha=0.6)
-    ax.loglog(kappas, [r[name][1] for r in table], "o-", color=f"C{i}", label=name)
-ax.set(xlabel=r"condition number $\kappa = L/\mu$", ylabel="iterations to reduce the error $10^4$-fold",
-       title="Measured (dots) against predicted (dashed)")
+for i, name in enumerate(method_names):
+    med = np.array([np.median(r["measured"][name]) for r in table])
+    lo = med - np.array([min(r["measured"][name]) for r in table])
+    hi = np.array([max(r["measured"][name]) for r in table]) - med
+    ax.loglog(kappas, [r["bound"][name] for r in table], "--", color=f"C{i}", alpha=0.6)
+    ax.errorbar(kappas, med, yerr=[lo, hi], fmt="o-", color=f"C{i}", capsize=3, label=name)
+ax.set(xscale="log", yscale="log", xlabel=r"condition number $\kappa = L/\mu$",
+       ylabel="iterations to reduce the error $10^4$-fold",
+       title="Measured (median and range) against worst case (dashed)")
 ax.legend()
 plt.show()
 
 # %% [markdown]
-# **Check (the notebook's main claim).** GD's measured count never exceeds the prediction (it is an
-# upper bound) and stays within 20% of it; the momentum methods are within a factor 2 of theirs
-# (their iteration matrices are not diagonalisable at the tuned point, which adds a polynomial factor
-# $k\rho^k$); the fitted slopes of log-iterations against $\log\kappa$ are $1$ for GD and $1/2$ for
-# momentum, each within 0.15; and at the largest $\kappa$ heavy ball needs at most a quarter of GD's
-# steps, a ratio that should grow like $\sqrt\kappa$.
+# **Check (the notebook's main claim).** Every run of every method needs at most its worst-case
+# count (a theorem, so it must hold for every seed), and the median run at least half of it (the
+# bound is not loose: a random start puts only part of its error on the slowest direction, which
+# saves some steps, not most). The fitted slopes of log-iterations against $\log\kappa$ match the
+# slopes of the worst-case counts (1 for GD, about 0.55 for the momentum methods at these $\kappa$,
+# tending to 1/2) within 0.15. And at the largest $\kappa$ heavy ball's measured speed-up over GD
+# (ratio of median counts) is within a factor 1.5 of the derived one, the ratio of worst-case counts.
 
 # %%
-slopes = {}
-for name in ("GD", "heavy ball", "Nesterov"):
-    measured = np.array([r[name][1] for r in table], dtype=float)
-    slopes[name] = np.polyfit(np.log(kappas), np.log(measured), 1)[0]
-    print(f"{name:10s} slope of log(iterations) vs log(kappa): {slopes[name]:.2f}")
+slopes, bound_slopes = {}, {}
+for name in method_names:
+    median = np.array([np.median(r["measured"][name]) for r in table])
+    slopes[name] = np.polyfit(np.log(kappas), np.log(median), 1)[0]
+    bound_slopes[name] = np.polyfit(np.log(kappas), np.log([r["bound"][name] for r in table]), 1)[0]
+    print(f"{name:10s} slope of log(iterations) vs log(kappa): measured {slopes[name]:.2f}, "
+          f"worst case {bound_slopes[name]:.2f}")
 for row in table:
-    predicted, measured = row["GD"]
-    assert 0.8 * predicted <= measured <= predicted, row
-    for name in ("heavy ball", "Nesterov"):
-        predicted, measured = row[name]
-        assert 0.5 * predicted <= measured <= 2 * predicted, (name, row)
-assert abs(slopes["GD"] - 1) < 0.15
-assert abs(slopes["heavy ball"] - 0.5) < 0.15 and abs(slopes["Nesterov"] - 0.5) < 0.15
-speedup = table[-1]["GD"][1] / table[-1]["heavy ball"][1]
-print(f"heavy-ball speed-up at kappa = {kappas[-1]}: {speedup:.1f}x (sqrt(kappa)/2 = {math.sqrt(kappas[-1]) / 2:.1f})")
-assert speedup > 4
+    for name in method_names:
+        assert max(row["measured"][name]) <= row["bound"][name], (name, row)
+        assert np.median(row["measured"][name]) >= 0.5 * row["bound"][name], (name, row)
+for name in method_names:
+    assert abs(slopes[name] - bound_slopes[name]) < 0.15, (name, slopes[name], bound_slopes[name])
+last_row = table[-1]
+speedup = np.median(last_row["measured"]["GD"]) / np.median(last_row["measured"]["heavy ball"])
+derived = last_row["bound"]["GD"] / last_row["bound"]["heavy ball"]
+rate_only = last_row["rate only"]["GD"] / last_row["rate only"]["heavy ball"]
+print(f"heavy-ball speed-up at kappa = {kappas[-1]}: measured {speedup:.1f}x, derived {derived:.1f}x "
+      f"(rate alone {rate_only:.1f}x, sqrt(kappa) = {math.sqrt(kappas[-1]):.1f})")
+assert 1 / 1.5 < speedup / derived < 1.5
 
 # %% [markdown]
 # ### Sliders: step size and condition number
 #
-# The path of GD on a two-dimensional quadratic with $L = 1$ and $\mu = 1/\kappa$ (rotated by a fixed
-# random rotation). The first slider sets $\eta L$, the second $\log_{10}\kappa$. Try $\eta L$ just
-# under and over 2, and watch the zig-zag across the valley grow with $\kappa$.
+# The path of GD on a two-dimensional quadratic with $L = 1$ and $\mu = 1/\kappa$ (rotated by a
+# random rotation drawn from the profile's first seed, the same for every redraw). The first slider
+# sets $\eta L$, the second $\log_{10}\kappa$. Try $\eta L$ just under and over 2, and watch the
+# zig-zag across the valley grow with $\kappa$.
 
 # %%
 last = {}  # what the latest redraw computed, so we can check that the sliders drive it
@@ -292,7 +376,7 @@ last = {}  # what the latest redraw computed, so we can check that the sliders d
 def draw_gd(lr_times_L=1.0, log10_kappa=1.0):
     """Contours of a 2-D quadratic and 40 steps of GD from a fixed start."""
     kappa = 10.0**log10_kappa
-    q = make_quadratic([1.0 / kappa, 1.0], generator=torch.Generator().manual_seed(1))
+    q = make_quadratic([1.0 / kappa, 1.0], generator=torch.Generator().manual_seed(profile.seed))
     lr = lr_times_L / q.L
     res = gradient_descent(q, torch.tensor([-1.6, 1.2], dtype=torch.float64), lr=lr, max_iter=40, tol=0.0)
     rho = quadratic_gd_rate(q.eigenvalues, lr)
@@ -302,7 +386,7 @@ def draw_gd(lr_times_L=1.0, log10_kappa=1.0):
     ax.set_title(fr"$\eta L$ = {lr_times_L:.2f}, $\kappa$ = {kappa:.0f}, $\rho$ = {rho:.3f}")
     plt.show()
     err = (res.xs - q.x_star).norm(dim=1)
-    last.update(lr_times_L=lr_times_L, kappa=kappa, rho=rho, diverged=bool(err[-1] > err[0]),
+    last.update(lr_times_L=lr_times_L, kappa=kappa, rho=rho, growing=bool(err[-1] > err[-2]),
                 final_error=err[-1].item())
 
 
@@ -314,15 +398,16 @@ gd_slider = widgets.interactive(
 display(gd_slider)
 
 # %% [markdown]
-# **Check.** Driving the sliders from code redraws the path: $\eta L = 2.1$ diverges, $\eta L = 1.9$
-# converges, and at $\kappa = 100$ with $\eta = 1/L$ the contraction factor is $1 - 1/\kappa = 0.99$.
+# **Check.** Driving the sliders from code redraws the path: at $\eta L = 2.1$ the error is still
+# growing at the last step (it diverges), at $\eta L = 1.9$ it shrinks, and at $\kappa = 100$ with
+# $\eta = 1/L$ the contraction factor is $1 - 1/\kappa = 0.99$.
 
 # %%
 lr_box, kappa_box = gd_slider.children[0], gd_slider.children[1]
 lr_box.value = 2.1
-assert last["lr_times_L"] == 2.1 and last["diverged"]
+assert last["lr_times_L"] == 2.1 and last["growing"]
 lr_box.value = 1.9
-assert not last["diverged"]
+assert not last["growing"]
 lr_box.value, kappa_box.value = 1.0, 2.0
 assert abs(last["kappa"] - 100) < 1e-9 and abs(last["rho"] - 0.99) < 1e-12
 print("slider checks passed:", {k: round(v, 4) if isinstance(v, float) else v for k, v in last.items()})
@@ -411,15 +496,17 @@ plt.show()
 
 # %% [markdown]
 # **Check.** In every seed, the decaying schedule ends at least 5 times lower than the constant step
-# with the same batch size, and batch size 64 at least 2 times lower than batch size 8 (measured
-# over seeds 0-6 in a scratch run: ratios 33-74 and 6-56). Both are the noise floor at work. The
+# with the same batch size, and batch size 64 at least 2 times lower than batch size 8. Over the
+# claims sweep's 18 seeds on three CPU kernel sets (`benchmarks/claims.json`), the smallest ratio in
+# each run of three seeds lay between 36 and 95 for the schedule and between 5.7 and 13.5 for the
+# batch size (the $\eta/b$ scaling predicts about 8). Both are the noise floor at work. The
 # full-batch methods, with no noise, keep converging.
 
 # %%
 ratio_schedule = floor["SGD b=8, constant"] / floor["SGD b=8, decaying"]
 ratio_batch = floor["SGD b=8, constant"] / floor["SGD b=64, constant"]
 print("constant/decaying per seed:", ratio_schedule.round(1), " b=8/b=64 per seed:", ratio_batch.round(1))
-assert (ratio_schedule > 5).all() and (ratio_batch > 2).all()
+assert ratio_schedule.min() > 5 and ratio_batch.min() > 2
 assert gd_full.values[-1] - f_star < 1e-2 * (gd_full.values[0] - f_star)
 assert adam_full.values[-1] - f_star < 1e-3 * (adam_full.values[0] - f_star)
 print(f"after {10 * num_epochs} full-batch iterations: GD f - f* = {gd_full.values[-1] - f_star:.1e}, "
@@ -567,7 +654,8 @@ assert rb_runs["heavy ball, lr = 1e-3, beta = 0.9"].values[-1] < 1e-2 * rb_runs[
 #   $\eta = 1.9/L$ and diverge at $\eta = 2.1/L$ with the predicted growth factor 1.1.
 # * On a quadratic the error contracts by $\rho = \max_i|1 - \eta\lambda_i|$ per step, at best
 #   $(\kappa - 1)/(\kappa + 1)$: iterations grow linearly in the condition number $\kappa$. Momentum
-#   (heavy ball, Nesterov) brings that to $\sqrt\kappa$; both were measured against the predictions.
+#   (heavy ball, Nesterov) brings that to about $\sqrt\kappa$, less a transient factor $1 + ck$ from the
+#   double root of the tuned recursion; every run stayed within the worst-case counts derived from both.
 # * SGD trades exact gradients for cheap ones; with a constant step it stalls at a noise floor that
 #   shrinks with the batch size and with a decaying schedule. Adam adapts the step per coordinate.
 # * Non-convex functions have saddles (which GD escapes, slowly, unless started exactly on their
@@ -622,7 +710,7 @@ assert rb_runs["heavy ball, lr = 1e-3, beta = 0.9"].values[-1] < 1e-2 * rb_runs[
 #     print(rotate, r_adam.values[-1], r_gd.values[-1])
 # ```
 # GD is rotation-invariant: its rate depends only on the eigenvalues, and both runs end near
-# $f pprox 3\times10^{-4}$ (the starts differ only in how they project on the eigenvectors).
+# $f \approx 3\times10^{-4}$ (the starts differ only in how they project on the eigenvectors).
 # Adam divides each *coordinate* by a running RMS of its gradient, a diagonal preconditioner: when
 # the Hessian is diagonal that rescaling equalises the curvatures, and Adam ends about three orders
 # of magnitude lower on the axis-aligned problem ($4\times10^{-13}$) than on the rotated one
@@ -678,6 +766,8 @@ assert rb_runs["heavy ball, lr = 1e-3, beta = 0.9"].values[-1] < 1e-2 * rb_runs[
 # - J. D. Lee, M. Simchowitz, M. I. Jordan and B. Recht (2016). Gradient Descent Only Converges to
 #   Minimizers. *COLT*.
 # - G. Goh (2017). Why Momentum Really Works. *Distill*.
+# - L. Lessard, B. Recht and A. Packard (2016). Analysis and Design of Optimization Algorithms via
+#   Integral Quadratic Constraints. *SIAM Journal on Optimization* 26(1), 57-95.
 # - H. H. Rosenbrock (1960). An automatic method for finding the greatest or least value of a
 #   function. *The Computer Journal* 3(3), 175-184.
 # - J. Nocedal and S. J. Wright (2006). *Numerical Optimization*, 2nd ed. Springer (chapters 2-3).

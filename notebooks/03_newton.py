@@ -265,8 +265,9 @@ plt.show()
 # %% [markdown]
 # **Check.** Pure Newton ends at a maximum or saddle from every one of these starts. A fixed damping
 # $\lambda = 5 > |\lambda_{\min}|$ and the regularised Hessian with line search end at a minimum from
-# every start; the fixed damping pays with slow, linear final convergence (about 25 iterations
-# instead of 6-9), because it never stops perturbing the Hessian. The line search *alone* is not
+# every start; the fixed damping pays with slow, linear final convergence (in the table above, more
+# than twice as many iterations as the regularised Hessian from every start), because it never stops
+# perturbing the Hessian. The line search *alone* is not
 # enough: it guarantees that $f$ decreases, so it can never end at the maximum, but from $(0.1, 0.9)$
 # the Newton direction towards a saddle is also a descent direction, and it converges there. Only
 # modifying the Hessian removes the attraction of saddles.
@@ -277,6 +278,9 @@ for name in ("damping = 5", "regularised + line search"):
     assert all(kind == "minimum" and lowered for kind, _, lowered in outcomes[name]), (name, outcomes[name])
 assert all(kind != "maximum" and lowered for kind, _, lowered in outcomes["line search"])
 assert any(kind == "saddle" for kind, _, _ in outcomes["line search"])
+damped_iters = [k for _, k, _ in outcomes["damping = 5"]]
+regularised_iters = [k for _, k, _ in outcomes["regularised + line search"]]
+assert min(damped_iters) > 2 * max(regularised_iters), (damped_iters, regularised_iters)
 
 # %% [markdown]
 # A far start on a convex function is the other failure. For $f(x) = \sqrt{1 + x^2}$ (convex, minimum
@@ -325,7 +329,14 @@ assert near.converged and rescued.converged and abs(rescued.x.item()) < 1e-10
 #
 # Two real data sets ship with scikit-learn: breast cancer (569 tumours, 30 features) and the 8x8
 # digits (1,797 images, 64 pixels; task: digit $\ge 5$). Features are standardised, an intercept
-# column added, $\ell_2 = 10^{-2}$, and every method runs until $\|\nabla f\| \le 10^{-8}$.
+# column added, $\ell_2 = 10^{-2}$, and every method runs until $\|\nabla f\| \le 10^{-7}$. Why not
+# smaller? A step that removes a gradient $g$ along a direction of curvature $\lambda$ lowers $f$ by
+# about $\|g\|^2/(2\lambda)$; along the flattest direction ($\lambda \approx \ell_2$) and at
+# $\|g\| = 10^{-8}$ that is $5\times10^{-15}$, the size of the rounding error in computing
+# $f \approx 0.3$. A method that must *see* $f$ decrease, like L-BFGS with its line search, cannot
+# certify a much smaller gradient; $10^{-7}$ leaves a factor 10 (every method reached it on every
+# CPU kernel set of the claims sweep). Strong convexity ($\nabla^2 f \succeq \ell_2 I$) turns it
+# into a distance: $\|w - w^\star\| \le \|\nabla f(w)\|/\ell_2 \le 10^{-5}$.
 
 # %%
 def design(features, labels):
@@ -340,7 +351,7 @@ def design(features, labels):
 cancer, digits = load_breast_cancer(), load_digits()
 datasets = {"breast cancer": design(cancer.data, cancer.target),
             "digits (>= 5)": design(digits.data, (digits.target >= 5).astype(float))}
-l2, tol = 1e-2, 1e-8
+l2, tol = 1e-2, 1e-7
 max_gd = profile.pick(quick=5000, full=50000)
 comparison, curves = {}, {}
 for dname, (X, y) in tqdm(datasets.items(), desc="data sets"):
@@ -388,12 +399,13 @@ plot_convergence(curves[dname], x=times, ax=axes[1], ylabel=r"$\|\nabla f(w_k)\|
 plt.show()
 
 # %% [markdown]
-# **Check.** All methods agree on the solution (with each other and with scikit-learn's solver); both
+# **Check.** All methods agree on the solution (with each other and with scikit-learn's solver, to
+# within $2\,\text{tol}/\ell_2$, the most two points with $\|\nabla f\| \le \text{tol}$ can differ); both
 # Newton variants take the same, very small number of iterations (at most 15); L-BFGS needs more
-# but at least 5 times fewer than GD, which needs hundreds. Wall time depends on this machine's load,
-# so it is reported, not asserted: a Newton iteration costs a $d\times d$ solve plus forming
-# $X^\top WX$ ($O(nd^2)$), an L-BFGS or GD iteration $O(nd)$; in our runs the closed-form IRLS was the
-# fastest overall and the autograd Hessian the most expensive per iteration.
+# but at least 5 times fewer than GD, which needs more than a thousand. Wall time depends on this
+# machine's load, so it is reported, not asserted: a Newton iteration costs a $d\times d$ solve plus
+# forming $X^\top WX$ ($O(nd^2)$), an L-BFGS or GD iteration $O(nd)$; the table above has this run's
+# timings to set against these costs.
 
 # %%
 for dname in datasets:
@@ -403,8 +415,8 @@ for dname in datasets:
     gd, _ = comparison[dname, "GD (lr = 1/L)"]
     assert all(r.converged for r in (irls, auto, quasi, gd)), dname
     for r in (auto, quasi, gd):
-        torch.testing.assert_close(r.x, irls.x, atol=1e-6, rtol=0)
-    np.testing.assert_allclose(irls.x.numpy(), comparison[dname, "sklearn"], atol=1e-5)
+        torch.testing.assert_close(r.x, irls.x, atol=2 * tol / l2, rtol=0)
+    np.testing.assert_allclose(irls.x.numpy(), comparison[dname, "sklearn"], atol=2 * tol / l2)
     assert irls.n_iter == auto.n_iter <= 15
     assert irls.n_iter < quasi.n_iter and 5 * quasi.n_iter < gd.n_iter, (dname, quasi.n_iter, gd.n_iter)
     torch.testing.assert_close(irls.xs, auto.xs, atol=1e-9, rtol=0)  # the same iterates
@@ -475,7 +487,8 @@ for it in range(20):
     w_ncg = w_ncg + step
 print(f"Newton-CG: {it} Newton iterations, {products} Hessian-vector products in total, "
       f"|w - w_IRLS| = {(w_ncg - comparison['digits (>= 5)', 'Newton (IRLS, closed-form Hessian)'][0].x).norm().item():.1e}")
-torch.testing.assert_close(w_ncg, comparison["digits (>= 5)", "Newton (IRLS, closed-form Hessian)"][0].x, atol=1e-7, rtol=0)
+torch.testing.assert_close(w_ncg, comparison["digits (>= 5)", "Newton (IRLS, closed-form Hessian)"][0].x,
+                           atol=2 * tol / l2, rtol=0)
 
 # %% [markdown]
 # ## 6. Why the starting point matters: towards transfer

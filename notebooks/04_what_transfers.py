@@ -145,9 +145,9 @@ plt.show()
 
 # %% [markdown]
 # The source classifier keeps its accuracy under covariate and label shift (its errors are only
-# reweighted), and collapses under concept shift, where the rule itself changed. These checks hold
-# for any seed (measured for seeds 0-4: covariate and label shift at least 0.95, concept shift
-# about 0.5).
+# reweighted), and collapses under concept shift, where the rule itself changed. Over the claims
+# sweep's 18 seeds on three CPU kernel sets (`benchmarks/claims.json`) the k-NN accuracy was
+# 0.997-1.0 under covariate and label shift and 0.49-0.51 under concept shift.
 
 # %%
 assert keep_cov.float().mean() < 0.7 and X_new[keep_cov, 0].mean() > X_src[:, 0].mean() + 0.3
@@ -164,12 +164,12 @@ assert toy_acc["concept shift"] < toy_acc["source"] - 0.3
 # 4-pixel margin, a USPS digit fills its frame), and that difference is part of the shift we study.
 # Only USPS's test split (2,007 images) is available offline, so it is split once, by a fixed
 # stratified rule, into an adaptation half and an evaluation half (see `digit_domains`' docs).
-# The sizes come from the profile.
+# The sizes come from the profile; which stratified subsets are drawn, from its first seed.
 
 # %%
 n_source = profile.pick(quick=2000, full=10000)
 n_target = profile.pick(quick=1000, full=None)
-domains = digit_domains(n_source=n_source, n_target=n_target, seed=0)
+domains = digit_domains(n_source=n_source, n_target=n_target, seed=profile.seed)
 for name, ds in domains._asdict().items():
     X, y = ds.tensors
     print(f"{name:13s} {tuple(X.shape)} labels {torch.bincount(y, minlength=10).tolist()}")
@@ -409,10 +409,10 @@ plt.show()
 
 # %% [markdown]
 # MNIST and USPS are almost perfectly separable by a linear classifier, in pixels and in the
-# source model's features, while two parts of MNIST are not. Scratch runs gave, for seeds 0-2,
-# MNIST vs USPS about 1.98-2.0 and MNIST vs MNIST between -0.01 and 0.3, so a margin of 1.0 for
-# every seed is safe. (The features were trained to classify digits, not to hide the domain:
-# Part III's methods lower the features' distance.)
+# source model's features, while two parts of MNIST are not. Over the claims sweep's 18 seeds on
+# three CPU kernel sets, MNIST vs USPS was 1.96-2.0 and MNIST vs MNIST between -0.13 and 0.29, so
+# we assert a gap of at least 1.0 for every seed. (The features were trained to classify digits,
+# not to hide the domain: Part III's methods lower the features' distance.)
 
 # %%
 for r in pad_rows:
@@ -453,7 +453,7 @@ n_moons = profile.pick(quick=300, full=1000)
 warm_rows = []
 for seed in tqdm(profile.seeds, desc="warm vs cold starts over seeds"):
     for angle in angles:
-        g = torch.Generator().manual_seed(1000 + seed)
+        g = torch.Generator().manual_seed(seed)  # same draws at every angle: only the rotation varies
         md = make_moons_domains(n_moons, rotation_deg=float(angle), generator=g)
         f_src = logistic_objective(cubic_features(md.X_src), md.y_src, l2=l2)
         Psi_t = cubic_features(md.X_tgt)
@@ -506,25 +506,33 @@ axes[2].legend()
 plt.show()
 
 # %% [markdown]
-# On a nearby target the warm start needs clearly fewer iterations. In scratch runs over seeds 0-4,
-# at angle 0 gradient descent needed 117-149 steps warm against 175-184 cold (ratio 0.65-0.81) and
-# Newton 3 against 6; at 5 degrees the ratio was 0.85-0.89 and Newton needed 4 against 6. The
-# advantage is gone by 15 degrees for gradient descent (its slow directions are where the source
-# optimum, shaped by source data the target lacks, is off) and lasts longer for Newton; at 90
-# degrees the warm start is *worse* than starting from zero (ratio 1.23-1.24 for gradient
-# descent): a first case of negative transfer. We assert these for every seed, with margins below
-# the measured ones.
+# On a nearby target the warm start needs clearly fewer iterations. The advantage is gone by 15
+# degrees for gradient descent (its slow directions are where the source optimum, shaped by source
+# data the target lacks, is off) and lasts longer for Newton; at 90 degrees the warm start is
+# *worse* than starting from zero for gradient descent: a first case of negative transfer. Over
+# the claims sweep's 18 seeds on three CPU kernel sets, the ratio of warm to cold gradient-descent
+# steps was 0.65-0.79 at angle 0, 0.80-0.92 at 5 degrees (0.84-0.89 averaged over a run's three
+# seeds), 0.99-1.04 at 15 degrees and 1.22-1.26 at 90 degrees; Newton needed 3, 4 and 5 iterations
+# warm at 0, 5 and 15 degrees against 6 cold, in every run. The checks below assert each of these
+# per seed, with margins (the 5-degree saving on the mean over seeds, below 0.95, and per seed only
+# that the warm start is not slower).
 
 # %%
 for r in warm_rows:
     if r["angle"] == 0:
-        assert r["GD warm"] <= 0.9 * r["GD cold"], r
+        assert r["GD warm"] / r["GD cold"] <= 0.9, r
         assert r["Newton warm"] <= r["Newton cold"] - 2, r
     if r["angle"] == 5:
-        assert r["GD warm"] <= 0.95 * r["GD cold"], r
+        assert r["GD warm"] / r["GD cold"] < 1.0, r
         assert r["Newton warm"] <= r["Newton cold"] - 1, r
+    if r["angle"] == 15:  # gradient descent's advantage is gone, Newton's is not
+        assert r["GD warm"] / r["GD cold"] >= 0.95, r
+        assert r["Newton warm"] < r["Newton cold"], r
     if r["angle"] == 90:  # far target: the warm start costs iterations
-        assert r["GD warm"] >= 1.1 * r["GD cold"], r
+        assert r["GD warm"] / r["GD cold"] >= 1.1, r
+ratio_5 = np.mean([r["GD warm"] / r["GD cold"] for r in warm_rows if r["angle"] == 5])
+print(f"GD warm / cold at 5 degrees, mean over seeds: {ratio_5:.3f}")
+assert ratio_5 <= 0.95
 
 # %% [markdown]
 # ## 7. Regularising toward the source: ridge in closed form
@@ -556,10 +564,11 @@ print("the gradient of the ridge objective vanishes at the closed form")
 # accuracy measured on the USPS evaluation part. Three centres for the penalty: zero (target only),
 # $w_S$ fitted by ridge on 2,000 MNIST images of the same task (a related source), and $w_U$
 # fitted on MNIST for a *different* task, "is the digit odd?" (an unrelated source). The strength
-# $\lambda = 100$ was fixed in a scratch run (seeds 0-2; 10 helps less, 1000 leans too hard on the
-# source); the exercises vary it. Features are standardised with the source statistics and get a
-# constant column for the intercept. Each accuracy is averaged over 5 random draws of the $n$
-# labelled images.
+# $\lambda = 100$ is fixed in advance (it was chosen while the notebook was written, on seeds 0-2);
+# the right panel of the figure below shows accuracy against $\lambda$ in this run, and the
+# exercises vary it. Features are standardised with the source statistics and get a constant
+# column for the intercept. Each accuracy is averaged over 5 random draws of the $n$ labelled
+# images.
 
 # %%
 lam = 100.0
@@ -638,19 +647,22 @@ plt.show()
 #   related source degrades gracefully to the source's own accuracy. At each method's *best*
 #   $\lambda$ (picked on the evaluation set, so optimistic) the two are about level for $n = 20$:
 #   the MNIST features are good enough that 20 USPS labels are worth as much as the MNIST
-#   weights, whose own USPS accuracy is only about 0.73 after a shift this large.
+#   weights, whose own USPS accuracy (the "source only" line printed above) is far below their MNIST
+#   accuracy after a shift this large.
 # * **Negative transfer.** The unrelated source ("is it odd?") helps nowhere, and the more it is
 #   trusted the further it drags the solution toward weights that answer a different question
 #   (their accuracy on this task is near or below chance): using that source is worse than
 #   ignoring it.
 #
-# Scratch runs over seeds 0-4 (5 draws of labels each; quick sizes, and the full profile's in
-# brackets) gave: gain of the related source at $\lambda = 100$, averaged over $n \le 50$,
-# 0.10-0.15 [0.11-0.14]; change from the unrelated source over $n \in \{20, 50, 100\}$, -0.03 to
-# +0.00 [-0.03 to +0.03, mean -0.01]; related minus target-only at $\lambda = 10^4$, 0.17 or more
-# [0.13 or more]; and the unrelated source at $\lambda = 10^4$ (0.42-0.51) at least 0.25 [0.26]
-# below target-only at its best $\lambda$. The assertions use margins below these, for every seed
-# (for the noisy unrelated-source change, on the mean over seeds).
+# The cell below prints these quantities per seed. Over the claims sweep's 18 seeds on three CPU
+# kernel sets (5 draws of labels each, quick sizes): the gain of the related source at
+# $\lambda = 100$, averaged over $n \le 50$, was at least 0.10 in every seed; the change from the
+# unrelated source over $n \in \{20, 50, 100\}$, averaged over a run's three seeds, between -0.014
+# and -0.002; related minus target-only at $\lambda = 10^4$ at least 0.107 in every seed and
+# 0.13-0.20 averaged over a run (target-only at that $\lambda$ depends on which labels were drawn);
+# and the unrelated source at $\lambda = 10^4$ at least 0.26 below target-only at its best
+# $\lambda$. The assertions use margins below these, for every seed (for the noisy unrelated-source
+# change and the $\lambda$-dependent target-only accuracy, on the mean over seeds).
 
 # %%
 small = [n_labels.index(n) for n in (10, 20, 50)]
@@ -666,10 +678,10 @@ print(f"unrelated source gain at lambda = 100 (n in 20..100):        {np.round(g
 print(f"related minus target only at lambda = 1e4 (n = 20):          {np.round(robust, 3)}")
 print(f"best target only minus unrelated at lambda = 1e4 (n = 20):   {np.round(negative, 3)}")
 print(f"best related minus best target only (n = 20, optimistic):   {np.round(best_gap, 3)}")
-assert (gain > 0.06).all()
+assert gain.min() > 0.06
 assert gain_unrelated.mean() < 0.02  # no gain on average (single seeds scatter by about 0.03)
-assert (robust > 0.1).all()
-assert (negative > 0.15).all()
+assert robust.min() > 0.05 and robust.mean() > 0.1  # target-only at 1e4 varies with the labels
+assert negative.min() > 0.15
 
 
 # %% [markdown]
@@ -679,7 +691,8 @@ assert (negative > 0.15).all()
 #   Covariate, label and concept shift change $P(X)$, $P(Y)$ and $P(Y\mid X)$; a source predictor
 #   survives the first two and fails under the third. MNIST -> USPS mixes pixel-level covariate
 #   shift (bigger, bolder digits) with label shift (different digit frequencies), and the
-#   MNIST-trained CNN drops from about 99% to under 60% accuracy.
+#   MNIST-trained CNN drops from about 99% accuracy to under half (0.447-0.449 over the claims
+#   sweep's 18 seeds).
 # * The MMD compares kernel mean embeddings; its gradient (checked against autograd) moves target
 #   points toward the source. The proxy A-distance $2(1-2\epsilon)$ of a linear domain classifier is
 #   near 2 for MNIST against USPS and near 0 for two halves of MNIST.

@@ -37,7 +37,7 @@
 #
 # **Prerequisites:** notebook 01 (gradients with autograd), multivariate Gaussians (conditioning), the Cholesky factorisation.
 #
-# **Run time:** quick profile about 35 s on a 2-core laptop CPU; full profile runs five seeds and more target sizes with the same code on a GPU or CPU.
+# **Run time:** quick profile about 45 s on a 2-core laptop CPU; full profile runs five seeds and more target sizes with the same code on a GPU or CPU.
 
 # %% [markdown]
 # ## Setup
@@ -366,32 +366,71 @@ def summarise(metrics, sizes, title):
 summarise(metrics_1d, N_TARGETS_1D, "1-D pair")
 
 # %% [markdown]
-# **Check.** With few target points (the two smallest sizes, averaged over seeds) every transfer
-# method has a lower RMSE and a lower NLPD than the target-only GP. The margins come from a scratch
-# run over eight seeds, checked on every 3-seed subset of them: hyperparameter transfer's RMSE ratio
-# was at most 0.99 (mean 0.91) and its NLPD at least 0.25 nats lower; the prior-mean and multitask
-# GPs' RMSE ratios were at most 0.43 and their NLPDs at least 0.66 nats lower.
+# **Check.** The per-seed differences show which gains are properties of the methods and which
+# depend on the draw. The figure plots, for every seed and target size, how much lower each
+# transfer method's NLPD is than the target-only GP's (above zero: the transfer helps).
 
 # %%
 def mean_over(metrics, method, sizes, k):
     return float(np.mean([r[k] for n in sizes for r in metrics[method][n]]))
 
 
-MARGINS_1D = {  # method: (largest allowed RMSE ratio to target-only, smallest NLPD improvement in nats)
-    "hyperparameters": (1.0, 0.2),
-    "prior mean": (0.6, 0.5),
-    "multitask": (0.6, 0.5),
-}
+def nlpd_gains(metrics, method, n):
+    """Per seed: target-only NLPD minus the method's (> 0: the method is better)."""
+    return np.array([b[1] - r[1] for b, r in zip(metrics["target only"][n], metrics[method][n])])
+
+
+fig, ax = plt.subplots(figsize=(7, 3.5))
+for j, m in enumerate(METHODS[1:]):
+    for i, n in enumerate(N_TARGETS_1D):
+        gains = nlpd_gains(metrics_1d, m, n)
+        ax.plot(np.full(len(gains), i + 0.2 * (j - 1)), gains, "o", color=f"C{j + 1}", alpha=0.7,
+                label=m if i == 0 else None)
+ax.axhline(0, color="grey", linewidth=1)
+ax.set_xticks(range(len(N_TARGETS_1D)), [str(n) for n in N_TARGETS_1D])
+ax.set(xlabel="target training points $n_t$", ylabel="NLPD gain over target-only (nats)",
+       title="1-D pair: per-seed NLPD gain of each transfer method")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# Four claims are asserted below. Each held in every run of the claims sweep (six runs of three seeds, 100-117, on AVX-512, AVX2 and default CPU kernels; `benchmarks/claims.json`), with the ranges given:
+#
+# * the two methods that carry the source function (prior mean, multitask) cut the RMSE to well
+#   under 0.6 of the target-only GP's with 4 and 8 target points, averaged over both sizes and the
+#   seeds (sweep: ratio 0.31-0.46 for the prior mean, 0.33-0.46 for the multitask GP);
+# * with 8 target points both have an NLPD at least 0.3 nats below the target-only GP's (sweep:
+#   0.67-0.93 and 0.75-1.14 nats lower), and the prior-mean GP already does with 4 (0.64-2.91);
+# * hyperparameter transfer has the lower NLPD at 4 target points in the majority of seeds (sweep:
+#   in every seed of every run): it brings the right noise level and amplitude, which four points
+#   cannot pin down. Its RMSE gain is small and not guaranteed (the kernel says what kind of
+#   function to expect, not which one), so its RMSE ratio is printed, not asserted;
+# * the learned task correlation of the related pair is high: its mean over seeds and the sizes
+#   with 8 or more points is above 0.9 (sweep: 0.97-0.98).
+#
+# The multitask GP's NLPD with only 4 target points is not asserted: with so few target points it
+# sometimes learns too narrow a band (a dot below zero in the figure) and sometimes is the best of
+# the four models, so its mean over three seeds can fall on either side of the target-only GP's.
+
+# %%
 few = N_TARGETS_1D[:2]
-base_rmse, base_nlpd = mean_over(metrics_1d, "target only", few, 0), mean_over(metrics_1d, "target only", few, 1)
-for m, (max_ratio, min_gain) in MARGINS_1D.items():
-    r, l = mean_over(metrics_1d, m, few, 0), mean_over(metrics_1d, m, few, 1)
-    print(f"{m:16s} RMSE {r:.3f} vs {base_rmse:.3f} (ratio {r / base_rmse:.2f}); NLPD {l:+.2f} vs {base_nlpd:+.2f}")
-    assert r < max_ratio * base_rmse, f"{m}: RMSE {r:.3f} not below {max_ratio} x target-only {base_rmse:.3f}"
-    assert l < base_nlpd - min_gain, f"{m}: NLPD {l:.2f} not {min_gain} nats below target-only {base_nlpd:.2f}"
-# related tasks: a high learned correlation once there are 8 or more target points (seen: >= 0.97 in
-# nine seeds; with 4 points it was 0.73-1.0)
-assert min(min(rhos_1d[n]) for n in N_TARGETS_1D[1:]) > 0.9, "related tasks: the learned correlation should be high"
+base_rmse = mean_over(metrics_1d, "target only", few, 0)
+for m in ("prior mean", "multitask"):
+    ratio_1d = mean_over(metrics_1d, m, few, 0) / base_rmse
+    print(f"{m:16s} RMSE ratio to target-only at n_t in {few}: {ratio_1d:.2f}")
+    assert ratio_1d < 0.6, f"{m}: RMSE ratio {ratio_1d:.2f} to target-only not below 0.6"
+for m, sizes in (("prior mean", few), ("multitask", few[1:])):
+    for n in sizes:
+        gain = float(nlpd_gains(metrics_1d, m, n).mean())
+        print(f"{m:16s} NLPD gain at n_t = {n}: {gain:.2f} nats")
+        assert gain > 0.3, f"{m}: NLPD only {gain:.2f} nats below target-only at n_t = {n}"
+hp_wins = float((nlpd_gains(metrics_1d, "hyperparameters", few[0]) > 0).mean())
+hp_ratio = mean_over(metrics_1d, "hyperparameters", few, 0) / base_rmse
+print(f"hyperparameters  lower NLPD at n_t = {few[0]} in {hp_wins:.0%} of seeds; RMSE ratio {hp_ratio:.2f}")
+assert hp_wins > 0.5, "hyperparameter transfer should lower the NLPD in most seeds at the smallest size"
+related_rho = float(np.mean([r for n in N_TARGETS_1D[1:] for r in rhos_1d[n]]))
+print(f"mean learned task correlation with n_t >= {N_TARGETS_1D[1]}: {related_rho:.2f}")
+assert related_rho > 0.9, "related tasks: the learned correlation should be high"
 
 # %% [markdown]
 # ## 4. Negative transfer: an unrelated source
@@ -439,14 +478,14 @@ print("RMSE multitask:  ", [f"{r:.3f}" for r in neg["multitask"]])
 # %% [markdown]
 # **Check.** The learned correlation is small (well below the related pair's) and the multitask
 # GP's RMSE is within 15% of the target-only GP's: it falls back instead of copying the wrong source.
-# In a nine-seed scratch run the learned $\rho$ ranged from 0.14 to 0.44 (not zero: with 30 target
-# points a modest spurious correlation costs little likelihood) and the RMSE ratio from 0.99 to 1.00.
+# Over the claims sweep (six runs of three seeds, 100-117, on AVX-512, AVX2 and default CPU kernels; `benchmarks/claims.json`), the mean $|\rho|$ was 0.21-0.35 (not zero: with 30 target points a modest spurious
+# correlation costs little likelihood) and the RMSE ratio 0.98-1.00.
 
 # %%
 ratio = np.mean(neg["multitask"]) / np.mean(neg["target only"])
-related_rho = float(np.mean(rhos_1d[N_TARGETS_1D[-1]]))
-print(f"mean |rho| unrelated {np.mean(np.abs(neg['rho'])):.2f} vs related {related_rho:.2f}; RMSE ratio {ratio:.3f}")
-assert np.mean(np.abs(neg["rho"])) < 0.5 and np.mean(np.abs(neg["rho"])) < related_rho - 0.4
+unrelated_rho = float(np.mean(np.abs(neg["rho"])))
+print(f"mean |rho| unrelated {unrelated_rho:.2f} vs related {related_rho:.2f}; RMSE ratio {ratio:.3f}")
+assert unrelated_rho < 0.5 and unrelated_rho < related_rho - 0.4
 assert 0.85 < ratio < 1.15, f"multitask should match target-only, ratio {ratio:.3f}"
 
 # %% [markdown]
@@ -497,26 +536,29 @@ print("learned task correlation per size:", {n: f"{np.mean(r):.2f}" for n, r in 
 # %% [markdown]
 # **Check.** With the fewest target patients (10), the prior-mean and multitask GPs beat the
 # target-only GP on both RMSE and NLPD, and hyperparameter transfer beats it on NLPD (averaged over
-# seeds). In an eight-seed scratch run, over every 3-seed subset, the prior-mean and multitask RMSEs
-# were at least 0.055 below the target-only GP's (mean 0.30 lower) and every method's NLPD at least
-# 0.38 nats lower. Hyperparameter transfer's RMSE was lower on average (by 0.18) but not in every
-# subset (worst +0.04): reusing the source's ARD lengthscales on ten noisy patients sometimes fits
-# them more closely than a near-constant target-only GP does, so its RMSE is reported, not asserted.
+# seeds). Over the claims sweep (six runs of three seeds, 100-117, on AVX-512, AVX2 and default CPU kernels; `benchmarks/claims.json`), the prior-mean and multitask RMSEs were 0.11-0.27 and 0.13-0.24 below the
+# target-only GP's, and the NLPDs of hyperparameter transfer, prior mean and multitask GP 0.47-1.58,
+# 0.60-1.71 and 0.57-1.69 nats below it (the target-only GP's NLPD varies much between seeds:
+# with ten patients it is sometimes badly overconfident). Hyperparameter transfer's RMSE is printed,
+# not asserted: reusing the source's ARD lengthscales on ten noisy patients sometimes fits them more
+# closely than a near-constant target-only GP does, and its RMSE gain is not guaranteed.
 
 # %%
 MARGINS_DB = {  # method: (RMSE improvement required or None, NLPD improvement required in nats)
-    "hyperparameters": (None, 0.2),
+    "hyperparameters": (None, 0.15),
     "prior mean": (0.03, 0.3),
     "multitask": (0.03, 0.3),
 }
 few = N_TARGETS_DB[:1]
 base_rmse, base_nlpd = mean_over(metrics_db, "target only", few, 0), mean_over(metrics_db, "target only", few, 1)
-for m, (rmse_gain, nlpd_gain) in MARGINS_DB.items():
+for m, (min_rmse_gain, min_nlpd_gain) in MARGINS_DB.items():
     r, l = mean_over(metrics_db, m, few, 0), mean_over(metrics_db, m, few, 1)
-    print(f"{m:16s} RMSE {r:.3f} vs {base_rmse:.3f}; NLPD {l:+.2f} vs {base_nlpd:+.2f}")
-    if rmse_gain is not None:
-        assert r < base_rmse - rmse_gain, f"{m}: RMSE {r:.3f} not {rmse_gain} below target-only {base_rmse:.3f}"
-    assert l < base_nlpd - nlpd_gain, f"{m}: NLPD {l:.2f} not {nlpd_gain} nats below target-only {base_nlpd:.2f}"
+    rmse_gain, nlpd_gain = base_rmse - r, base_nlpd - l
+    print(f"{m:16s} RMSE {r:.3f} vs {base_rmse:.3f} (gain {rmse_gain:+.3f}); "
+          f"NLPD {l:+.2f} vs {base_nlpd:+.2f} (gain {nlpd_gain:+.2f} nats)")
+    if min_rmse_gain is not None:
+        assert rmse_gain > min_rmse_gain, f"{m}: RMSE only {rmse_gain:.3f} below target-only"
+    assert nlpd_gain > min_nlpd_gain, f"{m}: NLPD only {nlpd_gain:.2f} nats below target-only"
 
 # %% [markdown]
 # ## 6. Explore: how many target points?
@@ -529,7 +571,7 @@ slider_calls = []
 
 
 def show_target_size(n_target=6):
-    X_n, y_n = draw(f_tgt, n_target, torch.Generator().manual_seed(7), stratified=True)
+    X_n, y_n = draw(f_tgt, n_target, torch.Generator().manual_seed(profile.seed), stratified=True)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.5), sharey=True)
     for ax, method in zip(axes, ("target only", "multitask")):
         mean, var, rho = fit_and_predict(method, src, X_src, y_src, X_n, y_n, X_grid)
@@ -563,13 +605,14 @@ print(f"callback ran for n_t = {slider_calls}; notebook time so far {time.perf_c
 #   points that objective is too flat, which is exactly where a source task helps.
 # * Three transfers, from cheapest to richest: reuse the kernel hyperparameters; use the source
 #   posterior mean as the prior mean; fit a multitask GP that learns the task correlation. On the
-#   1-D pair all three beat the target-only GP at 4 and 8 target points on RMSE and NLPD (quick
-#   run: RMSE 0.57, 0.22 and 0.23 against 0.61; NLPD 0.70, 0.05 and 0.09 against 1.40 nats); the two
-#   that carry the source function (prior mean, multitask) gain far more than hyperparameter reuse,
-#   whose RMSE gain is small and not guaranteed for every draw.
+#   1-D pair the two that carry the source function (prior mean, multitask) cut the RMSE at 4 and 8
+#   target points to 0.31-0.46 of the target-only GP's and, with 8 points, its NLPD by 0.67 nats or
+#   more (ranges over the claims sweep); hyperparameter reuse mainly fixes the uncertainty (a lower NLPD with 4
+#   points), while its RMSE gain is small and not guaranteed for every draw.
 # * On real data (diabetes, one sex to the other) the gains are smaller, because the data are noisy
-#   and the groups differ: at 10 target patients RMSE 0.82 / 0.73 / 0.73 against 0.91 and NLPD
-#   1.22 / 1.12 / 1.12 against 2.60, shrinking as target data grow.
+#   and the groups differ: at 10 target patients the prior-mean and multitask GPs cut the RMSE by
+#   0.11-0.27 (in units of the source's standard deviation) and every transfer method cuts the NLPD by
+#   0.47 nats or more, over the claims sweep; the table above gives them for more target patients.
 # * With an unrelated source the multitask GP learns a small correlation and falls back to
 #   target-only accuracy: a learned $\rho$ is a guard against negative transfer that a fixed prior
 #   mean does not have.

@@ -37,7 +37,7 @@
 #
 # **Prerequisites:** notebook 09 (Gaussian processes), notebook 04 (the pretrained digit network), logistic regression, Newton's method.
 #
-# **Run time:** quick profile about 15 s on a 2-core laptop CPU; full profile runs five seeds and larger GP-head training sets with the same code.
+# **Run time:** quick profile about 20 s on a 2-core laptop CPU; full profile runs five seeds and larger GP-head training sets with the same code.
 
 # %% [markdown]
 # ## Setup
@@ -178,7 +178,7 @@ plt.show()
 # around. The helper detects this and says so.
 
 # %%
-g = torch.Generator().manual_seed(0)
+g = torch.Generator().manual_seed(profile.seed)
 few_idx = torch.randperm(len(y_bc_tgt), generator=g)[:10]
 try:
     fit_laplace_logistic(X_bc_tgt[few_idx], y_bc_tgt[few_idx], GaussianPrior.isotropic(D, precision=0.0))
@@ -231,8 +231,8 @@ plt.show()
 # %% [markdown]
 # **Check.** With 5 target tumours the source prior lowers the test NLL by a wide margin; with
 # 160 the advantage has (nearly) vanished: the target likelihood has overwhelmed either prior.
-# From a ten-seed scratch run, over every 3-seed subset: the NLL gap at 5 tumours was at least
-# 0.22 nats (mean 0.32) and at 160 its size was at most 0.045 nats (mean 0.012).
+# Over the claims sweep (six runs of three seeds, 100-117, on AVX-512, AVX2 and default CPU kernels; `benchmarks/claims.json`), the mean NLL gap at 5 tumours was 0.21-0.35 nats and its size at 160 tumours
+# 0.004-0.019 nats.
 
 # %%
 def gap(n):
@@ -250,8 +250,8 @@ assert abs(gap(large)) < 0.06 and abs(gap(large)) < 0.3 * gap(small), "the advan
 # Why the advantage fades: the target posterior precision is $H_t = X_t^\top \Lambda X_t + P_0$. The
 # data term grows linearly with $n_t$ while $P_0$ stays fixed, so the prior's share of the
 # precision, and with it the prior's pull on the mode, shrinks like $1/n_t$. A source prior is
-# worth most when target data are scarce, and costs little when they are not (here: slightly
-# worse accuracy at 160, because the source's class balance differs from the target's).
+# worth most when target data are scarce, and costs little when they are not (compare the two rows
+# at 160 tumours in the table above).
 #
 # ## 2. GP classification done right
 #
@@ -281,15 +281,21 @@ assert refused
 # %% [markdown]
 # The tempting shortcut, regressing the 0/1 labels with an exact Gaussian-likelihood GP, runs, but
 # its "probabilities" are not probabilities: the predictive mean leaves $[0, 1]$ and the noise
-# model (Gaussian, symmetric, unbounded) is wrong for labels.
+# model (Gaussian, symmetric, unbounded) is wrong for labels. We measure how often on 500 fresh
+# moons drawn from the same distribution.
 
 # %%
 fit_gp(reg, reg_lik, num_iters=60)
+X_test_m, y_test_m, _, _ = make_moons_domains(500, rotation_deg=0, noise=0.2, generator=generator)
+X_test_m = X_test_m.to(DT)
 xx, yy = torch.meshgrid(torch.linspace(-1.5, 2.5, 80, dtype=DT), torch.linspace(-1.2, 1.7, 60, dtype=DT), indexing="xy")
 grid = torch.stack([xx.ravel(), yy.ravel()], dim=1)
 reg_mean, _ = predict(reg, reg_lik, grid, include_noise=False)
-print(f"regression 'probabilities' on the grid range from {float(reg_mean.min()):.2f} to {float(reg_mean.max()):.2f}")
-assert reg_mean.min() < 0 or reg_mean.max() > 1
+reg_test, _ = predict(reg, reg_lik, X_test_m, include_noise=False)
+outside = float(((reg_test < 0) | (reg_test > 1)).to(DT).mean())
+print(f"regression 'probabilities' on the grid range from {float(reg_mean.min()):.2f} to {float(reg_mean.max()):.2f}; "
+      f"outside [0, 1] at {outside:.0%} of the held-out moons")
+assert outside > 0.2, "regressing labels should give 'probabilities' outside [0, 1] at many held-out points"
 
 # %% [markdown]
 # ### A variational GP classifier
@@ -304,14 +310,27 @@ assert reg_mean.min() < 0 or reg_mean.max() > 1
 # Gaussians (closed form), and everything, $\mu, S, Z$ and the kernel hyperparameters, is learned
 # by gradient ascent on $\mathcal L$. With a probit likelihood the predictive probability is
 # $\int \Phi(f)\,\mathcal N(f; \mu_*, s_*^2)\,df = \Phi\big(\mu_* / \sqrt{1 + s_*^2}\big)$: like the
-# Laplace predictive above, uncertainty pulls it toward 1/2.
+# Laplace predictive above, uncertainty pulls it toward 1/2. As a baseline we fit the linear
+# Bayesian logistic regression of section 1 (Laplace, prior $\mathcal N(0, I)$, features
+# $(x_1, x_2, 1)$) to the same moons.
 
 # %%
-X_test_m, y_test_m, _, _ = make_moons_domains(500, rotation_deg=0, noise=0.2, generator=generator)
 vgp, vgp_lik, elbo_trace = fit_gp_classifier(X_m, y_m, num_inducing=24, num_iters=200, lr=0.05, generator=generator)
 p_grid = predict_proba_gp(vgp, vgp_lik, grid)
-p_test = predict_proba_gp(vgp, vgp_lik, X_test_m.to(DT))
+p_test = predict_proba_gp(vgp, vgp_lik, X_test_m)
 acc_m = float(((p_test > 0.5).long() == y_test_m).to(DT).mean())
+
+
+def with_bias(A):
+    return torch.cat([A, torch.ones(len(A), 1, dtype=DT)], dim=1)
+
+
+linear = fit_laplace_logistic(with_bias(X_m), y_m.to(DT), GaussianPrior.isotropic(3, precision=1.0))
+p_lin = predictive_proba(linear, with_bias(X_test_m))
+acc_lin = float(((p_lin > 0.5).long() == y_test_m).to(DT).mean())
+nll_gp_m, nll_lin_m = bernoulli_nll(p_test, y_test_m), bernoulli_nll(p_lin, y_test_m)
+print(f"held-out moons: variational GP accuracy {acc_m:.3f}, NLL {nll_gp_m:.3f}; "
+      f"linear Laplace classifier accuracy {acc_lin:.3f}, NLL {nll_lin_m:.3f}")
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 plot_curves({"negative ELBO per point": elbo_trace}, ax=axes[0], xlabel="Adam step", ylabel="nats",
             title="Training the variational GP")
@@ -324,14 +343,38 @@ axes[1].set(xlabel="$x_1$", ylabel="$x_2$", title=f"Variational GP classifier (t
 axes[1].legend(loc="lower left", fontsize=8)
 plt.tight_layout()
 plt.show()
-assert ((p_grid >= 0) & (p_grid <= 1)).all(), "probabilities must stay in [0, 1]"
 assert elbo_trace[-1] < elbo_trace[0] - 0.2, "the ELBO should rise during training"
-assert acc_m > 0.9, f"two moons should be classified well, got {acc_m:.3f}"
+assert acc_m > acc_lin + 0.05, "the GP should find the curved boundary a linear classifier cannot"
+assert nll_gp_m < nll_lin_m - 0.1, "and predict held-out labels with a lower NLL"
 
 # %% [markdown]
 # Far from the data the probability returns to about 1/2 (the prior), the behaviour a linear
 # softmax classifier lacks: its confidence grows without bound along the direction of its weights.
+# The asserts above check that the GP learned the curved boundary: on the held-out moons it beats
+# the linear Laplace classifier by at least 0.05 in accuracy and 0.1 nats in NLL (over the claims
+# sweep: accuracy 0.958-0.974 against 0.844-0.892, NLL 0.089-0.113 against 0.286-0.323).
 #
+# **Check.** The probability the classifier reports is the integral
+# $\int \Phi(f)\,\mathcal N(f; \mu_*, s_*^2)\,df$ of the text. A Monte Carlo estimate from the
+# variational posterior (20,000 draws of $f_*$ per test point) must agree with the closed form
+# $\Phi(\mu_*/\sqrt{1 + s_*^2})$ up to its sampling error (standard error at most
+# $0.5/\sqrt{20000} \approx 0.0035$ per point): within 0.015 at every one of the 500 test points
+# (over the claims sweep the largest difference was 0.003-0.005). The cell also prints how far off a logistic link,
+# or a predictive that ignored $s_*^2$, would be.
+
+# %%
+with torch.no_grad():
+    q_f = vgp(X_test_m)  # q(f_*) at the test points
+f_draws = q_f.mean + q_f.variance.sqrt() * torch.randn(20_000, len(X_test_m), generator=generator, dtype=DT)
+p_mc = torch.special.ndtr(f_draws).mean(0)
+mc_error = float((p_mc - p_test).abs().max())
+off_logistic = float((torch.sigmoid(f_draws).mean(0) - p_test).abs().max())
+off_plugin = float((torch.special.ndtr(q_f.mean) - p_test).abs().max())
+print(f"max |Monte Carlo - closed form| over {len(X_test_m)} test points: {mc_error:.4f}; "
+      f"a logistic link would be off by up to {off_logistic:.3f}, ignoring s_*^2 by up to {off_plugin:.3f}")
+assert mc_error < 0.015, "the predictive probability should be the Gaussian average of the probit"
+
+# %% [markdown]
 # ## 3. A GP head on pretrained features, and its calibration
 #
 # The course's source network (a small CNN trained on MNIST only, cached by
@@ -351,7 +394,9 @@ assert acc_m > 0.9, f"two moons should be classified well, got {acc_m:.3f}"
 
 # %%
 cnn = get_digit_source_model(device=device)
-domains = digit_domains(n_source=1000, n_target=None, seed=0)  # only the USPS parts are used
+# only the USPS parts are used, in full (n_target=None): their division into a training pool and an
+# evaluation half is fixed by the dataset module, so ``seed`` only picks the (unused) MNIST subset
+domains = digit_domains(n_source=1000, n_target=None, seed=profile.seed)
 
 
 @torch.no_grad()
@@ -428,14 +473,17 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# **Check, and what came out.** We assert only what held in every seed of a five-seed scratch run
-# (contended CPU, 300 training images): the GP head was more accurate (by 0.004 to 0.030) and had a
-# lower NLL (by 0.02 to 0.05), while the softmax head had the lower ECE (by 0.023 to 0.034). The
-# two err in opposite directions: the softmax head is slightly *overconfident* (seed 2: mean
-# confidence 0.94, accuracy 0.90), the GP head *underconfident* (mean confidence 0.86, accuracy
-# 0.93). The GP's probabilities are pulled toward 1/2 by the posterior variance in
-# $\Phi(\mu_*/\sqrt{1 + s_*^2})$, so its bins sit above the diagonal. Better accuracy and NLL do
-# not imply a lower ECE; the sign of the miscalibration matters as much as its size.
+# **Check, and what came out.** The two heads err in opposite directions, and that is what we
+# assert: the softmax head is *overconfident* (its mean confidence exceeds its accuracy), the GP head
+# *underconfident*. The GP's probabilities are pulled toward 1/2 by the posterior variance in
+# $\Phi(\mu_*/\sqrt{1 + s_*^2})$, so its bins sit above the diagonal; the softmax head, fitted by
+# maximum likelihood with neither a prior nor early stopping, grows its weights until it is too
+# sure of its 300 training images, and its bins sit below. The GP head has the lower NLL and yet the higher ECE: better NLL does not imply a lower
+# ECE, and the sign of the miscalibration matters as much as its size. Over the claims sweep (six runs of three seeds, 100-117, on AVX-512, AVX2 and default CPU kernels; `benchmarks/claims.json`), averaged over
+# each run's seeds: NLL 0.21-0.23 (GP) against 0.24-0.29 (softmax), ECE 0.060-0.069 against
+# 0.031-0.046, mean confidence minus accuracy between -0.069 and -0.058 (GP) and between +0.027 and
+# +0.044 (softmax). The accuracies are printed, not asserted: the GP head's is usually a little
+# higher, by less than the spread between seeds.
 
 # %%
 mean_of = lambda name, k: float(np.mean([r[k] for r in head_results[name]]))  # noqa: E731
@@ -444,11 +492,10 @@ for k in ("accuracy", "NLL", "ECE", "conf - acc"):
           f"difference (GP - softmax) {mean_of('variational GP', k) - mean_of('softmax', k):+.3f}")
 better = "softmax" if mean_of("softmax", "ECE") < mean_of("variational GP", "ECE") else "variational GP"
 print(f"better calibrated (lower ECE): {better}, by {abs(mean_of('softmax', 'ECE') - mean_of('variational GP', 'ECE')):.3f}")
-assert mean_of("variational GP", "accuracy") > mean_of("softmax", "accuracy"), "GP head accuracy"
 assert mean_of("variational GP", "NLL") < mean_of("softmax", "NLL"), "GP head NLL"
-assert mean_of("softmax", "ECE") < mean_of("variational GP", "ECE"), "softmax ECE"
+assert mean_of("softmax", "conf - acc") > 0, "the softmax head should be overconfident"
 assert mean_of("variational GP", "conf - acc") < 0, "the GP head should be underconfident"
-assert max(mean_of(n, "ECE") for n in head_results) < 0.15, "both heads should be roughly calibrated"
+assert mean_of("softmax", "ECE") < mean_of("variational GP", "ECE"), "softmax ECE"
 print(f"notebook time {time.perf_counter() - notebook_start:.0f} s")
 
 # %% [markdown]
@@ -458,16 +505,19 @@ print(f"notebook time {time.perf_counter() - notebook_start:.0f} s")
 #   method finds the mode (checked against BFGS), the Hessian is the posterior precision (checked
 #   against autograd).
 # * A source posterior is a ready-made target prior. On the breast-cancer pair it cut the test NLL
-#   by about 0.3 nats at 5 target tumours; by 160 the advantage had vanished, as the $1/n_t$ share
-#   of the prior in the posterior precision predicts.
+#   by 0.21-0.35 nats at 5 target tumours (averaged over seeds, ranges over the claims sweep); by 160
+#   the advantage had vanished (under 0.02 nats), as the $1/n_t$ share of the prior in the
+#   posterior precision predicts.
 # * An exact GP needs a Gaussian likelihood; for labels the posterior is not Gaussian, and the
 #   variational GP classifier (inducing points, ELBO) is the principled replacement. Regressing 0/1
-#   labels gives "probabilities" outside $[0, 1]$.
-# * On pretrained digit features (300 USPS images, three seeds) the GP head was more accurate
-#   (0.929 against 0.906) and had a lower NLL (0.22 against 0.27) than a softmax head, but it was
-#   underconfident and had the higher ECE (0.071 against 0.041; the softmax head is slightly
-#   overconfident). The softmax head was the better calibrated, by 0.03 in ECE. Calibration is a
-#   separate property to be measured, not assumed from being Bayesian.
+#   labels gives "probabilities" outside $[0, 1]$ (at 39-52% of held-out moons over the claims
+#   sweep); the variational GP's are the Gaussian average of the probit (checked by Monte Carlo) and
+#   beat a linear classifier on the moons' curved boundary.
+# * On pretrained digit features (300 USPS images, three seeds) the GP head had a lower NLL than a
+#   softmax head (0.21-0.23 against 0.24-0.29 over the claims sweep), but it was underconfident and
+#   had the higher ECE (0.060-0.069 against 0.031-0.046; the softmax head is slightly
+#   overconfident). Calibration is a separate property to be measured, not assumed from being
+#   Bayesian.
 #
 # ## Exercises
 #
@@ -475,10 +525,10 @@ print(f"notebook time {time.perf_counter() - notebook_start:.0f} s")
 #
 # <details><summary>Solution</summary>
 #
-# Inflating multiplies the prior covariance by 4: the target trusts the source less. In a scratch
-# run it changed NLL little at 5 points and helped slightly at 40-160, where the full-strength
-# source prior's pull toward the source's class balance (80% benign) costs a little on the
-# target (45% benign). The inflation is a hyperparameter; it can be chosen by the Laplace evidence
+# Inflating multiplies the prior covariance by 4: the target trusts the source less. Over the
+# seeds 100-117 it changed the mean test NLL by under 0.01 nats at 5-20 points and lowered it by
+# 0.006-0.009 nats at 40-160, where the full-strength source prior's pull toward the source's class
+# balance (80% benign) costs a little on the target (45% benign). The inflation is a hyperparameter; it can be chosen by the Laplace evidence
 # `post.log_evidence` on the target training data.
 # </details>
 #

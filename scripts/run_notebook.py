@@ -457,6 +457,13 @@ def record_full(result: dict, path: Path = GPU_RESULTS) -> None:
     write_json_atomic(path, data)
 
 
+def default_data_dir() -> None:
+    """As the Makefile does: without ``$TL_DATA_DIR``, use the shared offline copy beside the project."""
+    shared = ROOT.parent / "shared" / "data"
+    if not os.environ.get("TL_DATA_DIR") and (shared / "MD5SUMS").is_file():
+        os.environ["TL_DATA_DIR"] = str(shared)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebook", type=Path, help="notebooks/NN_name.py (or its .ipynb)")
@@ -470,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="hide what the cells print")
     parser.add_argument("--strict", action="store_true", help="stop at the first failed claim")
     args = parser.parse_args(argv)
+    default_data_dir()
     if args.profile:
         os.environ["TL_PROFILE"] = args.profile
     if args.seeds:

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import scipy.optimize
+import scipy.special
 import torch
 from sklearn.linear_model import LogisticRegression
 
@@ -131,3 +132,157 @@ def test_bad_input():
     # damping fixes the singular case
     res = newton_minimize(lambda x: (x[0] - x[1]) ** 2 + 0.5 * (x**2).sum(), [1.0, 0.0], damping=0.0)
     assert res.converged
+
+
+# --- stopping honestly at machine precision ------------------------------------------------------
+#
+# The objective of notebook 04 (section "warm starts"): L2-regularised logistic regression on cubic
+# features of two moons whose target sample is rotated. Newton with an Armijo line search used to
+# crawl here: near the optimum Newton's predicted decrease |g'p| ~ |g|^2/h (about 1e-18) is far
+# below the rounding of f (eps*|f| ~ 7e-17), so Armijo's test failed on rounding noise and the step
+# shrank to nothing (seed 1 at 60 degrees: 50 iterations, not converged; seed 4: 19).
+
+ANGLES = (0, 5, 15, 30, 60, 90)
+
+
+def _cubic_features(X: torch.Tensor) -> torch.Tensor:
+    """psi(x): all monomials of (x1, x2) up to degree 3 (the features of notebook 04)."""
+    x1, x2 = (X[:, 0] - 0.5).double(), (X[:, 1] - 0.25).double()
+    cols = [torch.ones_like(x1)] + [x1 ** (deg - a) * x2**a for deg in (1, 2, 3) for a in range(deg + 1)]
+    return torch.stack(cols, 1)
+
+
+def _moons_problem(seed: int, angle: float, n: int = 300, l2: float = 0.03):
+    """(f_src, f_tgt, Psi_tgt, y_tgt in {0, 1}) exactly as notebook 04 builds them."""
+    from transfer_utils.data.moons import make_moons_domains
+    from transfer_utils.parameter_transfer import logistic_objective
+
+    g = torch.Generator().manual_seed(1000 + seed)
+    md = make_moons_domains(n, rotation_deg=float(angle), generator=g)
+    f_src = logistic_objective(_cubic_features(md.X_src), md.y_src, l2=l2)
+    Psi = _cubic_features(md.X_tgt)
+    return f_src, logistic_objective(Psi, md.y_tgt, l2=l2), Psi, md.y_tgt.double()
+
+
+def _scipy_logistic_minimiser(Psi: torch.Tensor, y01: torch.Tensor, l2: float) -> np.ndarray:
+    """An independent reference: scipy's trust-region Newton on closed-form derivatives in NumPy."""
+    X, s = Psi.numpy(), 2 * y01.numpy() - 1
+    n = len(s)
+
+    def fun(w):
+        return np.logaddexp(0, -s * (X @ w)).mean() + 0.5 * l2 * w @ w
+
+    def jac(w):
+        return -X.T @ (s * scipy.special.expit(-s * (X @ w))) / n + l2 * w
+
+    def hess(w):
+        p = scipy.special.expit(X @ w)
+        return (X.T * (p * (1 - p))) @ X / n + l2 * np.eye(X.shape[1])
+
+    ref = scipy.optimize.minimize(fun, np.zeros(X.shape[1]), jac=jac, hess=hess, method="trust-exact",
+                                  options={"gtol": 1e-12})
+    return ref.x
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_newton_line_search_reaches_tol_on_notebook04_objective(seed):
+    """Cold and warm starts, every angle: tol 1e-10 in <= 10 iterations (6 cold, 3-8 warm measured)."""
+    for angle in ANGLES:
+        f_src, f_tgt, Psi, _ = _moons_problem(seed, angle)
+        w_cold = torch.zeros(Psi.shape[1], dtype=torch.float64)
+        w_src = newton_minimize(f_src, w_cold, tol=1e-10).x
+        for start, w0 in (("cold", w_cold), ("warm", w_src)):
+            res = newton_minimize(f_tgt, w0, tol=1e-10, line_search=True)
+            assert res.status == "converged" and res.converged, (seed, angle, start, res)
+            assert res.grad_norms[-1] <= 1e-10 and res.n_iter <= 10, (seed, angle, start, res)
+            assert min(res.extra["step"][-2:]) == 1.0  # no crawl: the last steps are full Newton steps
+
+
+def test_newton_notebook04_case_matches_scipy():
+    """The case that crawled (seed 1, 60 degrees) lands on scipy's trust-exact minimiser."""
+    _, f_tgt, Psi, y01 = _moons_problem(1, 60)
+    res = newton_minimize(f_tgt, torch.zeros(Psi.shape[1], dtype=torch.float64), tol=1e-10, line_search=True)
+    assert res.converged and res.n_iter == 6
+    np.testing.assert_allclose(res.x.numpy(), _scipy_logistic_minimiser(Psi, y01, 0.03), atol=1e-8, rtol=0)
+
+
+def _noisy(f, rel: float):
+    """f times (1 + rel*u(w)), u a deterministic pseudo-random number in [-1, 1] per point.
+
+    A stand-in for other rounding (another CPU, another summation order): the value changes by
+    up to ``rel`` relative, the gradient by the same relative amount.
+    """
+    c = torch.linspace(1.0, 2.0, 10, dtype=torch.float64)
+
+    def g(w: torch.Tensor) -> torch.Tensor:
+        u = torch.sin(1e17 * (w.detach() * c).sum())  # jumps by radians between neighbouring floats
+        return f(w) * (1 + rel * u)
+
+    return g
+
+
+@pytest.mark.parametrize("rel", [1e-15, 1e-14])
+def test_newton_line_search_with_perturbed_rounding_never_crawls(rel):
+    for seed, angle in ((1, 60), (4, 60), (0, 90), (2, 0)):
+        _, f_tgt, Psi, _ = _moons_problem(seed, angle)
+        w0 = torch.zeros(Psi.shape[1], dtype=torch.float64)
+        res = newton_minimize(_noisy(f_tgt, rel), w0, tol=1e-10, line_search=True)
+        assert res.status in ("converged", "stalled") and res.n_iter <= 10, (seed, angle, res)
+        assert res.grad_norms[-1] <= 1e-10, (seed, angle, res)
+        res = newton_minimize(_noisy(f_tgt, rel), w0, tol=0.0, line_search=True)
+        assert res.status == "stalled" and res.n_iter <= 12 and res.grad_norms[-1] < 1e-15, (seed, angle, res)
+
+
+def _iterations_after_floor(res) -> int:
+    """Steps taken after |grad| first came within 10x of the smallest value the run reached."""
+    floor = min(res.grad_norms)
+    return res.n_iter - next(k for k, gn in enumerate(res.grad_norms) if gn <= 10 * floor)
+
+
+def test_tol_zero_stalls_at_the_floor_instead_of_max_iter():
+    """tol = 0 cannot be met; each solver says "stalled" a few steps after reaching the floor."""
+    for seed, angle in ((0, 0), (1, 60), (3, 90)):
+        _, f_tgt, Psi, y01 = _moons_problem(seed, angle)
+        w0 = torch.zeros(Psi.shape[1], dtype=torch.float64)
+        ref = _scipy_logistic_minimiser(Psi, y01, 0.03)
+        runs = {
+            "Newton + line search": newton_minimize(f_tgt, w0, tol=0.0, line_search=True),
+            "pure Newton": newton_minimize(f_tgt, w0, tol=0.0),
+            "IRLS": logistic_irls(Psi, y01, l2=0.03, tol=0.0),
+        }
+        for name, res in runs.items():
+            assert res.status == "stalled" and not res.converged, (name, res)
+            assert res.message.startswith("stalled at machine precision") and "|grad| =" in res.message
+            assert res.grad_norms[-1] < 1e-15 and res.n_iter <= 12, (name, res)
+            assert _iterations_after_floor(res) <= 6, (name, res.grad_norms)
+            np.testing.assert_allclose(res.x.numpy(), ref, atol=1e-8, rtol=0)
+            # the tolerance float64 can reach is met in Newton's usual 6 steps
+            assert next(k for k, gn in enumerate(res.grad_norms) if gn <= 1e-10) == 6
+
+
+def test_newton_stalls_on_a_quadratic_with_a_large_minimiser():
+    """0.5 x'Ax - b'x with |b| ~ 1e8: after one step |grad| ~ 1e-8 is rounding (eps*|A||x|), the
+    next Newton step is below the rounding of f (|f| ~ 1e16) or even of x. Previously pure Newton
+    ran to max_iter and the line search raised "no decrease"; now both say "stalled" at once."""
+    b = torch.tensor([1e8, -2e8, 5e7], dtype=torch.float64)
+    reasons = set()
+    for seed in range(4):
+        gen = torch.Generator().manual_seed(seed)
+        Q, _ = torch.linalg.qr(torch.randn(3, 3, generator=gen, dtype=torch.float64))
+        A = Q @ torch.diag(torch.tensor([1.0, 3.0, 7.0], dtype=torch.float64)) @ Q.T
+        x_star = np.linalg.solve(A.numpy(), b.numpy())
+        for kw in ({}, {"line_search": True}):
+            res = newton_minimize(lambda x, A=A: 0.5 * x @ A @ x - b @ x, torch.zeros(3, dtype=torch.float64),
+                                  tol=0.0, max_iter=200, **kw)
+            assert res.status == "stalled" and res.n_iter <= 3, (seed, kw, res)
+            assert res.grad_norms[-1] < 1e-15 * b.norm().item()
+            np.testing.assert_allclose(res.x.numpy(), x_star, rtol=1e-14)
+            reasons.add("resolution" in res.message)
+    assert reasons == {True, False}  # both ways of stalling occur: step below eps*|x|, and |grad| not lowered
+
+
+def test_line_search_status_and_result_fields():
+    res = newton_minimize(rosenbrock, [-1.2, 1.0], line_search=True, tol=1e-10)
+    assert res.status == "converged" and res.message == "gradient norm <= tol"
+    res = newton_minimize(rosenbrock, [-1.2, 1.0], line_search=True, tol=1e-10, max_iter=3)
+    assert res.status == "max_iter" and not res.converged and "max_iter" in res.message

@@ -11,6 +11,7 @@ import torch
 
 from transfer_utils.landscapes import make_quadratic, rosenbrock
 from transfer_utils.optim import (
+    DivergenceError,
     OptResult,
     adam,
     gradient_descent,
@@ -19,6 +20,7 @@ from transfer_utils.optim import (
     optimal_gd_lr,
     predicted_iterations,
     quadratic_gd_rate,
+    rounding_level,
     sgd,
     torch_minimize,
     value_and_grad,
@@ -113,7 +115,9 @@ def test_lbfgs_matches_scipy_on_rosenbrock_and_quadratic(quad):
                                   method="L-BFGS-B", options={"gtol": 1e-10})
     assert r.converged and r.n_iter < 100
     np.testing.assert_allclose(r.x.numpy(), ref.x, atol=1e-5)
-    assert all(a >= b for a, b in zip(r.values, r.values[1:]))  # monotone by the Armijo condition
+    # monotone by the Armijo condition (up to the rounding level of f, where |grad| decides)
+    assert all(b <= a + 1e-13 * (abs(a) + 1e-3) for a, b in zip(r.values, r.values[1:]))
+    assert r.status == "converged"
 
 
 def test_adam_first_step_is_lr_times_sign(quad):
@@ -187,3 +191,115 @@ def test_divergence_raises_clear_error(quad):
         adam(lambda x: torch.log(x).sum(), torch.tensor([-1.0]), lr=0.1)
     with pytest.raises(FloatingPointError, match="iteration 0"):
         lbfgs(lambda x: torch.log(x).sum(), torch.tensor([-1.0]))
+
+
+# --- statuses: converged, stalled, max_iter, diverged ------------------------------------------
+
+
+def test_status_field_defaults_and_repr(quad):
+    x0 = torch.zeros(3, dtype=torch.float64)
+    r = gradient_descent(quad, x0, lr=1 / quad.L, max_iter=5, tol=1e-9)
+    assert r.status == "max_iter" and not r.converged and "max_iter" in r.message
+    assert "status='max_iter'" in repr(r)
+    r = gradient_descent(quad, x0, lr=1 / quad.L, max_iter=5000, tol=1e-9)
+    assert r.status == "converged" and r.converged and r.message == "gradient norm <= tol"
+    r = sgd(lambda x, idx: quad(x), x0, n_samples=4, batch_size=2, lr=0.05, num_epochs=1)
+    assert r.status == "max_iter" and not r.converged
+    legacy = OptResult(x=x0, xs=x0[None], values=[0.0], grad_norms=[0.0], n_iter=0, converged=True)
+    assert legacy.status == "converged"
+
+
+def test_rounding_level_formula():
+    x = torch.tensor([2.0, -4.0], dtype=torch.float64)
+    g = torch.tensor([0.5, 0.25], dtype=torch.float64)
+    eps = torch.finfo(torch.float64).eps
+    assert rounding_level(-3.0, x, g) == pytest.approx(100 * eps * (3.0 + 2.0 * 0.5 + 4.0 * 0.25))
+    eps32 = torch.finfo(torch.float32).eps
+    assert rounding_level(1.0, x.float(), g.float()) == pytest.approx(100 * eps32 * 3.0)
+
+
+def _first_within(values: list[float], factor: float) -> int:
+    floor = min(values)
+    return next(k for k, v in enumerate(values) if v <= factor * floor)
+
+
+@pytest.mark.parametrize("kw", [{}, {"momentum": 0.5}, {"momentum": 0.6, "nesterov": True}])
+def test_gd_stalls_at_the_float64_floor_instead_of_max_iter(quad, kw):
+    """tol = 0 cannot be met: GD reaches the floor (|x - x*| ~ eps|x*|) and says so, long before
+    max_iter; plain GD within its 50-step window, momentum within half its run."""
+    x0 = torch.zeros(3, dtype=torch.float64)
+    res = gradient_descent(quad, x0, lr=1 / quad.L, max_iter=20000, tol=0.0, **kw)
+    # (an exactly zero gradient counts as converged)
+    assert res.status in ("stalled", "converged") and res.n_iter < 2000, res
+    assert (res.x - quad.x_star).abs().max() < 1e-14
+    if res.status == "stalled":
+        assert res.message.startswith("stalled at machine precision") and "|grad| =" in res.message
+        floor_at = _first_within(res.grad_norms, 10.0)
+        window = 50 if not kw else max(50, res.n_iter // 2)
+        assert res.n_iter - floor_at <= 2 * window + 50, (floor_at, res.n_iter)
+
+
+def test_gd_still_converges_to_reachable_tol_and_never_stalls_while_progressing():
+    """A slow run (kappa 1e3) on f = q + 1, whose decrease per step ~|grad|^2/L falls far below
+    the rounding of f ~ 1 long before the end, is not cut short: |grad| still sets a new low each
+    step. Its iteration count is the closed form's: |grad_k|^2 = sum_i lam_i^2 c_i^2 (1 - lam_i/L)^(2k)."""
+    q = make_quadratic(torch.logspace(-3, 0, 6), generator=torch.Generator().manual_seed(4))
+    x0 = q.x_star + torch.ones(6, dtype=torch.float64)
+    res = gradient_descent(lambda x: q(x) + 1.0, x0, lr=1 / q.L, max_iter=60000, tol=1e-12)
+    assert res.status == "converged" and res.grad_norms[-1] <= 1e-12
+    lam, V = torch.linalg.eigh(q.A)
+    c = V.T @ (x0 - q.x_star)
+    k = np.arange(60001)[:, None]
+    gn = np.sqrt((lam.numpy() ** 2 * c.numpy() ** 2 * (1 - lam.numpy() / q.L) ** (2 * k)).sum(1))
+    assert res.n_iter == int(np.argmax(gn <= 1e-12))
+    assert res.values[-2] - res.values[-1] < 1e-16  # the premise: f no longer shows the progress
+
+
+def test_gd_divergence_reported_with_status_and_the_partial_run():
+    """lr = 2.1/L on a quadratic: |1 - lr L| = 1.1 per step, f grows 1.21x per step. It stops once
+    f is 1e10 times its start scale (about 120 steps) instead of reaching f ~ 1e82 at max_iter."""
+    q = make_quadratic([1.0, 10.0], x_star=[0.5, -0.3], generator=torch.Generator().manual_seed(0))
+    x0 = torch.tensor([-1.5, 1.2], dtype=torch.float64)
+    lr = 2.1 / q.L
+    with pytest.raises(DivergenceError, match=r"diverged at iteration \d+.*Lower lr") as info:
+        gradient_descent(q, x0, lr=lr)
+    assert isinstance(info.value, FloatingPointError)
+    res = info.value.result
+    assert res.status == "diverged" and not res.converged and res.message == str(info.value)
+    assert 100 < res.n_iter < 160
+    assert len(res.values) == res.n_iter + 1 and res.xs.shape == (res.n_iter + 1, 2)
+    scale = abs(res.values[0]) + lr * res.grad_norms[0] ** 2
+    assert res.values[-1] - res.values[0] > 1e10 * scale >= res.values[-2] - res.values[0]
+    # the iterates are the closed form x* + (I - lr A)^k (x0 - x*)
+    M = torch.eye(2, dtype=torch.float64) - lr * q.A
+    torch.testing.assert_close(res.x, q.x_star + torch.linalg.matrix_power(M, res.n_iter) @ (x0 - q.x_star))
+    # a 100-step run (notebook 02 plots it) is returned whole, growing at the predicted rate
+    res = gradient_descent(q, x0, lr=lr, max_iter=100, tol=0.0)
+    assert res.status == "max_iter" and res.n_iter == 100
+    err = (res.xs - q.x_star).norm(dim=1)
+    rho = quadratic_gd_rate(q.eigenvalues, lr)
+    assert (err[-1] / err[-51]).item() ** (1 / 50) == pytest.approx(rho, abs=1e-3)
+    # far above 2/L it stops within a few steps, still a FloatingPointError (notebook 02 catches it)
+    with pytest.raises(FloatingPointError, match="Lower lr"):
+        gradient_descent(q, x0, lr=5.0 / q.L, max_iter=10_000)
+
+
+def test_lbfgs_stalls_at_the_floor_and_matches_the_closed_form():
+    """tol = 0 on 0.5 x'Ax - b'x (minimiser A^{-1}b not representable): L-BFGS reaches it to
+    float64 precision and reports "stalled" a few steps later, not max_iter."""
+    for seed in range(3):
+        g = torch.Generator().manual_seed(seed)
+        Q, _ = torch.linalg.qr(torch.randn(5, 5, generator=g, dtype=torch.float64))
+        A = Q @ torch.diag(torch.logspace(0, 2, 5, dtype=torch.float64)) @ Q.T
+        b = torch.randn(5, generator=g, dtype=torch.float64)
+        x_star = np.linalg.solve(A.numpy(), b.numpy())
+        res = lbfgs(lambda x, A=A, b=b: 0.5 * x @ A @ x - b @ x, torch.zeros(5, dtype=torch.float64),
+                    tol=0.0, max_iter=2000)
+        assert res.status == "stalled" and not res.converged and res.n_iter < 200, res
+        assert res.message.startswith("stalled at machine precision")
+        np.testing.assert_allclose(res.x.numpy(), x_star, rtol=0, atol=1e-13 * np.abs(x_star).max())
+        assert res.n_iter - _first_within(res.grad_norms, 10.0) <= 20, res.grad_norms
+        # a reachable tol still converges
+        res = lbfgs(lambda x, A=A, b=b: 0.5 * x @ A @ x - b @ x, torch.zeros(5, dtype=torch.float64),
+                    tol=1e-12)
+        assert res.status == "converged" and res.grad_norms[-1] <= 1e-12

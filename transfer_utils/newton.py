@@ -9,6 +9,12 @@ r"""Newton's method for roots and minima, its safeguards, and Hessian-free tools
 * :func:`hvp` (double backward) and :func:`conjugate_gradient` solve :math:`Hp=-g` without
   forming :math:`H`.
 
+Near a minimiser Newton's predicted decrease :math:`\tfrac12\nabla f^\top H^{-1}\nabla f` falls
+below the rounding level of :math:`f` (:func:`transfer_utils.optim.rounding_level`, about
+:math:`\varepsilon|f|`) while :math:`\|\nabla f\|` is still far above its own floor; from there on
+the minimisers judge a step by the gradient norm, which is still resolvable, and report
+``status == "stalled"`` when even that cannot be lowered (see :class:`~transfer_utils.optim.OptResult`).
+
 Introduced in ``notebooks/03_newton``; :func:`newton_minimize` is reused in 04 (warm starts).
 """
 
@@ -18,7 +24,16 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from transfer_utils.optim import OptResult, _as_start, _check_scalar, _finish, value_and_grad
+from transfer_utils.optim import (
+    OptResult,
+    _as_start,
+    _backtrack,
+    _check_scalar,
+    _finish,
+    _stalled_message,
+    rounding_level,
+    value_and_grad,
+)
 
 __all__ = [
     "SingularHessianError",
@@ -152,6 +167,26 @@ def newton_minimize(
     quadratically near a minimiser with positive-definite Hessian, and which can head for a saddle
     or maximum where the Hessian is indefinite.
 
+    **At machine precision.** Near a minimiser the Newton decrement
+    :math:`|\nabla f^\top p| = \nabla f^\top H^{-1}\nabla f \approx \|\nabla f\|^2/h` (:math:`h` the
+    curvature along :math:`p`) is twice the decrease the step will bring, and it drops below the
+    rounding level :math:`R \approx 100\,\varepsilon|f|` of :func:`~transfer_utils.optim.rounding_level`
+    once :math:`\|\nabla f\| \lesssim \sqrt{Rh}` (about :math:`10^{-8}` for a logistic loss
+    :math:`f\approx 0.3` with :math:`h = 0.03`), far above the floor of the gradient itself (about
+    :math:`\varepsilon` times the size of its terms, :math:`10^{-17}`-:math:`10^{-15}` there). A step
+    later the decrement is :math:`\sim 10^{-18} \ll \varepsilon|f|`, and Armijo's test
+    :math:`f(x+tp) \le f(x) + c_1 t\nabla f^\top p` compares two values of :math:`f` that agree to
+    rounding: it fails on noise (a CPU whose rounding differs fails on other runs) and
+    backtracking shrinks :math:`t` to nothing, so the run crawls to ``max_iter``. So when
+    :math:`t|\nabla f^\top p| \le R` the step is judged by the gradient instead: it is accepted if
+    :math:`\|\nabla f(x+tp)\| < \|\nabla f(x)\|` (and, with the line search,
+    :math:`f(x+tp) \le f(x) + R`). For the full Newton step
+    :math:`\nabla f(x+p) = O(\|\nabla f(x)\|^2)`, so this holds unless :math:`\nabla f(x)` is
+    rounding noise itself: when it fails (or :math:`x + tp = x` in floating point) no step can be
+    shown to make progress and the run stops with ``status == "stalled"``, its message giving
+    :math:`\|\nabla f\|`. A tolerance that float64 can reach (e.g. ``1e-10`` for an objective
+    of order 1 with gradient terms of order 1) is met before that.
+
     Args:
         f: objective, a function of a 1-D float tensor returning a scalar tensor.
         x0: start, shape ``(d,)``.
@@ -160,6 +195,7 @@ def newton_minimize(
     Returns:
         :class:`OptResult`; ``extra`` holds ``"step"`` (the :math:`t_k`), ``"shift"`` (the
         :math:`\lambda_k`) and ``"fallback"`` (iterations that used :math:`-\nabla f`).
+        ``status`` is ``"converged"``, ``"stalled"`` or ``"max_iter"``.
 
     Raises:
         ValueError: ``f`` does not return a scalar, or bad arguments.
@@ -176,8 +212,9 @@ def newton_minimize(
     steps, shifts, fallback = [], [], []
     advice = "Use line_search=True, damping > 0 or regularize=True, or start closer to a minimum."
     k = 0
+    status, message = "", ""
+    y, g = value_and_grad(f, x)
     while True:
-        y, g = value_and_grad(f, x)
         if not (torch.isfinite(y) and torch.isfinite(g).all()):
             raise FloatingPointError(f"Non-finite value or gradient at iteration {k}: the run diverged. {advice}")
         values.append(float(y))
@@ -194,26 +231,40 @@ def newton_minimize(
             lam = max(lam, min_eig - lmin, -2.0 * lmin)
         shifts.append(lam)
         p = -_solve(H + lam * eye, g, k, rcond, "Hessian" if lam == 0 else "regularised Hessian")
-        t = 1.0
+        slope = float(g @ p)
+        rounding = rounding_level(float(y), x, g)
         if line_search:
-            slope = float(g @ p)
             if slope >= 0:
                 p, slope = -g, -float(g @ g)
                 fallback.append(k)
-            fx = float(y)
-            for _ in range(60):
-                with torch.no_grad():
-                    ft = float(_check_scalar(f(x + t * p)))
-                if ft <= fx + c1 * t * slope:  # NaN compares False, so it shrinks on NaN too
-                    break
-                t *= shrink
-            else:
-                raise FloatingPointError(f"Line search found no decrease at iteration {k}. {advice}")
+            step = _backtrack(f, x, float(y), g, p, slope, c1=c1, shrink=shrink, rounding=rounding,
+                              need_grad=False, floor_trials=1)
+            if step is None:
+                raise FloatingPointError(f"Line search found no finite value at iteration {k}. {advice}")
+            if step.stalled:
+                status, message = "stalled", _stalled_message(step.stalled, gnorms[-1], tol)
+                break
+            t, x_new = step.t, step.x
+            y, g = (step.f, step.g) if step.g is not None else value_and_grad(f, x_new)
+        else:
+            t, x_new = 1.0, x + p
+            stalled = ""
+            if torch.equal(x_new, x):
+                stalled = "the Newton step is below the floating-point resolution of x"
+            y_new, g_new = value_and_grad(f, x_new)
+            if not stalled and abs(slope) <= rounding and float(g_new.norm()) >= gnorms[-1]:
+                stalled = (f"the Newton decrement {abs(slope):.1e} is below the rounding level "
+                           f"{rounding:.1e} of f = {float(y):.12g} and the step does not lower |grad|")
+            if stalled:
+                status, message = "stalled", _stalled_message(stalled, gnorms[-1], tol)
+                break
+            y, g = y_new, g_new
         steps.append(t)
-        x = x + t * p
+        x = x_new
         k += 1
         xs.append(x.clone())
-    return _finish(xs, values, gnorms, k, tol, extra={"step": steps, "shift": shifts, "fallback": fallback})
+    return _finish(xs, values, gnorms, k, tol, message=message, status=status,
+                   extra={"step": steps, "shift": shifts, "fallback": fallback})
 
 
 def logistic_irls(
@@ -233,6 +284,11 @@ def logistic_irls(
     Same loss as :func:`transfer_utils.landscapes.logistic_loss` (add a column of ones to ``X``
     for an intercept).
 
+    Stops with ``status`` ``"converged"`` (:math:`\|\nabla f\| \le` ``tol``), ``"max_iter"``, or
+    ``"stalled"`` when the Newton decrement :math:`\nabla f^\top H^{-1}\nabla f` is below the
+    rounding level :math:`R` of :math:`f` and the step does not lower :math:`\|\nabla f\|` without
+    raising :math:`f` by more than :math:`R` (see :func:`newton_minimize`).
+
     Shape: ``X`` ``(n, d)``, ``y`` ``(n,)``; ``x`` of the result is ``(d,)``.
     """
     if X.ndim != 2 or y.shape != (X.shape[0],):
@@ -244,21 +300,39 @@ def logistic_irls(
     w = torch.zeros(d, dtype=X.dtype)
     xs, values, gnorms = [w.clone()], [], []
     eye = torch.eye(d, dtype=X.dtype)
-    k = 0
-    while True:
+
+    def loss_grad_prob(w: torch.Tensor) -> tuple[float, torch.Tensor, torch.Tensor]:
         z = X @ w
         p = torch.sigmoid(z)
         loss = (torch.nn.functional.softplus(z) - y * z).mean() + 0.5 * l2 * (w @ w)
-        g = X.T @ (p - y) / n + l2 * w
-        values.append(float(loss))
+        return float(loss), X.T @ (p - y) / n + l2 * w, p
+
+    k = 0
+    status, message = "", ""
+    loss, g, p = loss_grad_prob(w)
+    while True:
+        values.append(loss)
         gnorms.append(float(g.norm()))
         if gnorms[-1] <= tol or k == max_iter:
             break
         H = (X.T * (p * (1 - p))) @ X / n + l2 * eye
-        w = w - _solve(H, g, k, 1e-14, "Hessian X^T W X / n + l2 I (raise l2)")
+        step = -_solve(H, g, k, 1e-14, "Hessian X^T W X / n + l2 I (raise l2)")
+        w_new = w + step
+        loss_new, g_new, p_new = loss_grad_prob(w_new)
+        decrement, rounding = -float(g @ step), rounding_level(loss, w, g)
+        stalled = ""
+        if torch.equal(w_new, w):
+            stalled = "the Newton step is below the floating-point resolution of w"
+        elif decrement <= rounding and not (loss_new <= loss + rounding and float(g_new.norm()) < gnorms[-1]):
+            stalled = (f"the Newton decrement {decrement:.1e} is below the rounding level {rounding:.1e} "
+                       f"of f = {loss:.12g} and the step does not lower |grad|")
+        if stalled:
+            status, message = "stalled", _stalled_message(stalled, gnorms[-1], tol)
+            break
+        w, loss, g, p = w_new, loss_new, g_new, p_new
         k += 1
         xs.append(w.clone())
-    return _finish(xs, values, gnorms, k, tol)
+    return _finish(xs, values, gnorms, k, tol, message=message, status=status)
 
 
 def conjugate_gradient(

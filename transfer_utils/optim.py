@@ -4,6 +4,13 @@ Every optimiser here minimises ``f``, a function of a 1-D float tensor that retu
 tensor; gradients come from autograd. Each returns an :class:`OptResult` holding every iterate,
 so that a notebook can draw the path on a contour plot and the error against the iteration.
 
+Every run ends with a ``status`` (see :class:`OptResult`): ``"converged"`` (the gradient norm
+reached ``tol``), ``"stalled"`` (it can no longer make progress in floating point: no step changes
+``f`` beyond its rounding level and none lowers the gradient norm), ``"max_iter"`` (the budget ran
+out while it was still progressing) or ``"diverged"`` (gradient descent whose ``f`` blew up; raised
+as :class:`DivergenceError`, which carries the run). A run at the floor of float64 thus says so
+instead of crawling to ``max_iter``. :func:`rounding_level` is the yardstick for "beyond rounding".
+
 Introduced in ``notebooks/02_gradient_descent``; reused by 03 (Newton) and 04 (warm starts).
 """
 
@@ -17,6 +24,8 @@ import torch
 
 __all__ = [
     "OptResult",
+    "DivergenceError",
+    "rounding_level",
     "value_and_grad",
     "gradient_descent",
     "adam",
@@ -34,7 +43,7 @@ Objective = Callable[[torch.Tensor], torch.Tensor]
 
 @dataclass
 class OptResult:
-    """The record of one optimisation run.
+    r"""The record of one optimisation run.
 
     Attributes:
         x: the final iterate, shape ``(d,)``.
@@ -42,9 +51,26 @@ class OptResult:
         values: ``f`` at each iterate (``n_iter + 1`` floats).
         grad_norms: the Euclidean norm of the gradient at each iterate (``n_iter + 1`` floats).
         n_iter: the number of steps taken.
-        converged: True when the last gradient norm is ``<= tol``.
+        converged: True exactly when the last gradient norm is ``<= tol`` (``status == "converged"``).
         message: why the run stopped, in words.
         extra: method-specific records (for example the step lengths of a line search).
+        status: why the run stopped, as one word:
+
+            * ``"converged"``: :math:`\|\nabla f(x_k)\| \le` ``tol``;
+            * ``"stalled"``: the method cannot make further progress at machine precision: its
+              steps change :math:`f` by less than :func:`rounding_level` (so :math:`f` cannot rank
+              them) and fail the progress test that is still resolvable, a lower
+              :math:`\|\nabla f\|` (Newton, IRLS: at once; L-BFGS: within 5 steps; gradient
+              descent: within 50 steps, or half the run with momentum), or the step is below the
+              resolution of :math:`x`. ``x`` is then as good as floating point allows for this
+              method; ``message`` says why and gives :math:`\|\nabla f\|`. Ask for a ``tol``
+              above it;
+            * ``"max_iter"``: ``max_iter`` steps were taken while still progressing (for
+              :func:`sgd`: the epochs ran out);
+            * ``"diverged"``: :math:`f` grew without bound (only in the ``result`` of a
+              :class:`DivergenceError`).
+
+            Left empty it is derived from ``converged`` (``"converged"`` or ``"max_iter"``).
     """
 
     x: torch.Tensor
@@ -55,12 +81,29 @@ class OptResult:
     converged: bool
     message: str = ""
     extra: dict = field(default_factory=dict)
+    status: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            self.status = "converged" if self.converged else "max_iter"
 
     def __repr__(self) -> str:
         return (
-            f"OptResult(n_iter={self.n_iter}, converged={self.converged}, "
+            f"OptResult(status={self.status!r}, n_iter={self.n_iter}, converged={self.converged}, "
             f"f={self.values[-1]:.6g}, |grad|={self.grad_norms[-1]:.3g}, message={self.message!r})"
         )
+
+
+class DivergenceError(FloatingPointError):
+    """A run diverged (``f`` blew up or overflowed); ``result`` holds it up to that point.
+
+    A :class:`FloatingPointError`, so ``except FloatingPointError`` catches it too.
+    ``result.status`` is ``"diverged"`` and ``result.message`` is the error's text.
+    """
+
+    def __init__(self, message: str, result: OptResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 def _as_start(x0: torch.Tensor | Sequence[float]) -> torch.Tensor:
@@ -111,10 +154,157 @@ def value_and_grad(f: Objective, x: torch.Tensor) -> tuple[torch.Tensor, torch.T
     return y.detach(), g.detach()
 
 
-def _finish(xs, values, gnorms, n_iter, tol, message="", extra=None) -> OptResult:
+#: The safety factor :math:`\kappa` of :func:`rounding_level`. The rounding error of a computed
+#: ``f`` is a few units in the last place for a well-conditioned evaluation; 100 leaves room for the
+#: accumulated rounding of long sums and transcendental functions, and for another CPU's rounding.
+#: Being generous costs little: below the level a step is still accepted, by a gradient test.
+ROUNDING_FACTOR = 100.0
+
+
+def rounding_level(fx: float, x: torch.Tensor, g: torch.Tensor) -> float:
+    r"""The size below which a change of :math:`f` near :math:`x` is lost in rounding.
+
+    .. math:: R(x) = \kappa\,\varepsilon\,\Big(|f(x)| + \sum_i |x_i|\,|\partial_i f(x)|\Big),
+
+    :math:`\varepsilon` the machine epsilon of ``x``'s dtype (:math:`2.2\times10^{-16}` in float64)
+    and :math:`\kappa` = :data:`ROUNDING_FACTOR`. The first term is the rounding of the value
+    itself (:math:`\tfrac12\varepsilon|f|` at the very least); the second is what rounding the
+    argument to floating point costs, since :math:`|f(x+\delta) - f(x)| \approx |\nabla f^\top\delta|`
+    with :math:`|\delta_i| \le \tfrac12\varepsilon|x_i|`. Two computed values of :math:`f` closer
+    than :math:`R` cannot be ranked reliably, so a line search whose predicted decrease
+    :math:`t\,|\nabla f^\top p|` is below :math:`R` must not rely on comparing them.
+
+    Args:
+        fx: :math:`f(x)`.
+        x: the point, shape ``(d,)``.
+        g: :math:`\nabla f(x)`, shape ``(d,)``.
+    """
+    eps = torch.finfo(x.dtype).eps if x.is_floating_point() else torch.finfo(torch.float64).eps
+    return ROUNDING_FACTOR * eps * (abs(fx) + float((x.abs() * g.abs()).sum()))
+
+
+@dataclass
+class _Step:
+    """The outcome of :func:`_backtrack`: an accepted point, or the reason it stalled."""
+
+    t: float = 0.0
+    x: torch.Tensor | None = None
+    f: torch.Tensor | None = None
+    g: torch.Tensor | None = None  # the gradient at x when the search evaluated it
+    n_evals: int = 0
+    stalled: str = ""
+    at_floor: bool = False  # accepted by the rounding-level test rather than by Armijo's
+
+
+def _backtrack(
+    f: Objective,
+    x: torch.Tensor,
+    fx: float,
+    g: torch.Tensor,
+    p: torch.Tensor,
+    slope: float,
+    *,
+    c1: float,
+    shrink: float,
+    rounding: float,
+    need_grad: bool,
+    floor_trials: int,
+    floor_test: str = "grad_norm",
+    max_trials: int = 60,
+) -> _Step | None:
+    r"""Backtracking line search from :math:`t = 1` that notices when :math:`f` can no longer tell.
+
+    ``slope`` is :math:`\phi'(0) = \nabla f(x)^\top p < 0`; trial steps are :math:`t = 1,
+    s, s^2, \dots` (:math:`s` = ``shrink``). For each trial:
+
+    * if the predicted decrease :math:`t|\phi'(0)|` exceeds the rounding level :math:`R` of
+      :func:`rounding_level`, :math:`f` can resolve it and Armijo's condition decides:
+      :math:`f(x+tp) \le f(x) + c_1 t \phi'(0)`;
+    * otherwise the comparison of two values of :math:`f` is rounding noise (near a minimiser,
+      Newton's :math:`\phi'(0) = -\nabla f^\top H^{-1}\nabla f \approx -2(f-f^\star)`, which
+      falls below :math:`\varepsilon|f|` long before :math:`\|\nabla f\|` reaches its own floor
+      of about :math:`\varepsilon\,\|\text{terms of }\nabla f\|`). Gradients are still
+      resolvable, so the step is accepted when :math:`f(x+tp) \le f(x) + R` (no resolvable
+      increase) and, by ``floor_test``,
+
+      - ``"grad_norm"`` (Newton): :math:`\|\nabla f(x+tp)\| < \|\nabla f(x)\|`. For a Newton
+        step near a minimiser :math:`\nabla f(x+p) = O(\|\nabla f(x)\|^2)`, so this holds unless
+        :math:`\nabla f(x)` is itself rounding noise;
+      - ``"slope"`` (quasi-Newton, whose step need not lower the gradient norm): Armijo's condition
+        with the change of :math:`f` computed from slopes by the trapezoid rule,
+        :math:`\phi(t)-\phi(0) \approx \tfrac t2(\phi'(0)+\phi'(t))` (exact for a quadratic
+        :math:`\phi`), which turns :math:`\phi(t) \le \phi(0) + c_1 t\phi'(0)` into
+        :math:`\phi'(t) \le (1-2c_1)\,|\phi'(0)|`: the "approximate Wolfe" test of Hager and
+        Zhang (SIAM J. Optim. 16, 2005), for exactly this situation. It does not detect the floor
+        by itself; the caller watches the gradient norm for that.
+
+      After ``floor_trials`` such trials fail, no step along :math:`p` can be shown to help: the
+      search reports a stall.
+
+    A trial point equal to :math:`x` in floating point (the step is below the resolution of
+    :math:`x`) is a stall too.
+
+    Returns:
+        the accepted step, a stalled :class:`_Step` (its ``stalled`` says why), or None when
+        ``max_trials`` trials found nothing (only for non-finite values).
+    """
+    gnorm = float(g.norm())
+    t, n_evals, floor_failed = 1.0, 0, 0
+    for _ in range(max_trials):
+        x_new = x + t * p
+        if torch.equal(x_new, x):
+            return _Step(n_evals=n_evals, stalled=(
+                f"the step t*p (t = {t:.3g}, |p| = {float(p.norm()):.3e}) is below the floating-point "
+                "resolution of x"))
+        resolvable = t * abs(slope) > rounding
+        if resolvable and not need_grad:
+            with torch.no_grad():
+                y_new, g_new = _check_scalar(f(x_new)).detach(), None
+        else:
+            y_new, g_new = value_and_grad(f, x_new)
+        n_evals += 1
+        ft = float(y_new)
+        if resolvable:
+            if ft <= fx + c1 * t * slope:  # NaN compares False, so it shrinks on NaN too
+                return _Step(t=t, x=x_new, f=y_new, g=g_new, n_evals=n_evals)
+        else:
+            if floor_test == "grad_norm":
+                progress = float(g_new.norm()) < gnorm
+            else:
+                progress = float(g_new @ p) <= (1 - 2 * c1) * abs(slope)
+            if ft <= fx + rounding and progress:
+                return _Step(t=t, x=x_new, f=y_new, g=g_new, n_evals=n_evals, at_floor=True)
+            floor_failed += 1
+            if floor_failed >= floor_trials:
+                return _Step(n_evals=n_evals, stalled=(
+                    f"no step decreases f beyond rounding (predicted decrease {abs(slope):.1e} at "
+                    f"t = 1, rounding level {rounding:.1e} of f = {fx:.12g}) and no trial step "
+                    f"{'lowers |grad|' if floor_test == 'grad_norm' else 'passes the slope test'}"))
+        t *= shrink
+    return None
+
+
+#: Gradient descent stops as stalled after this many steps without progress (see its docstring).
+_STALL_WINDOW = 50
+#: L-BFGS stops as stalled after this many steps in a row accepted at the rounding level of f
+#: without a new low of the gradient norm (its steps need not lower it, so one is not enough).
+_LBFGS_PATIENCE = 5
+#: Gradient descent raises :class:`DivergenceError` once f has grown this many times its start scale.
+_DIVERGENCE_FACTOR = 1e10
+
+
+def _stalled_message(reason: str, gnorm: float, tol: float) -> str:
+    return f"stalled at machine precision: {reason}; |grad| = {gnorm:.3e} (tol {tol:g})"
+
+
+def _finish(xs, values, gnorms, n_iter, tol, message="", extra=None, status="") -> OptResult:
     converged = gnorms[-1] <= tol
+    if converged:
+        status = "converged"
+    status = status or "max_iter"
     if not message:
-        message = "gradient norm <= tol" if converged else "max_iter reached"
+        message = ("gradient norm <= tol" if converged
+                   else f"max_iter reached (|grad| = {gnorms[-1]:.3e} > tol {tol:g})")
     return OptResult(
         x=xs[-1].clone(),
         xs=torch.stack(xs),
@@ -124,6 +314,7 @@ def _finish(xs, values, gnorms, n_iter, tol, message="", extra=None) -> OptResul
         converged=converged,
         message=message,
         extra=extra or {},
+        status=status,
     )
 
 
@@ -142,7 +333,30 @@ def gradient_descent(
     Plain GD: :math:`x_{k+1} = x_k - \eta \nabla f(x_k)`. With momentum :math:`\beta`
     (Polyak, 1964): :math:`v_{k+1} = \beta v_k - \eta \nabla f(x_k)`, :math:`x_{k+1} = x_k + v_{k+1}`.
     Nesterov (1983) evaluates the gradient at the look-ahead point :math:`x_k + \beta v_k`.
-    Stops when :math:`\|\nabla f(x_k)\| \le` ``tol`` or after ``max_iter`` steps.
+
+    Stops with ``status``
+
+    * ``"converged"`` when :math:`\|\nabla f(x_k)\| \le` ``tol``;
+    * ``"stalled"`` when for :math:`W` consecutive steps :math:`\|\nabla f\|` set no new low and
+      :math:`f` stayed within its :func:`rounding_level` :math:`R` of its value at the start of
+      that stretch: neither measure of progress moves, so the iterates only jitter at the floor of
+      floating point. :math:`W = 50` for plain GD: with :math:`\eta \le 2/L` on a convex region
+      :math:`\nabla f_{k+1} = (I - \eta\bar H)\nabla f_k` with :math:`0 \preceq \bar H \preceq LI`
+      (:math:`\bar H` the Hessian averaged along the step), so the gradient norm never increases and
+      a progressing run sets a new low at every step. With momentum :math:`\|\nabla f\|` and
+      :math:`f` oscillate with a period that grows like :math:`\sqrt\kappa`, so
+      :math:`W = \max(50, k/2)`: no progress during the second half of the run;
+    * ``"max_iter"`` after ``max_iter`` steps otherwise.
+
+    It raises :class:`DivergenceError` (``result.status == "diverged"``) when
+    :math:`f(x_k) - f(x_0) > 10^{10}\,(|f(x_0)| + \eta\|\nabla f(x_0)\|^2)` while
+    :math:`\|\nabla f(x_k)\| > \|\nabla f(x_0)\|`: :math:`f` has grown by ten orders of magnitude
+    over its scale at the start (:math:`\eta\|\nabla f(x_0)\|^2` is the first step's predicted
+    decrease) and the gradient with it, which on an :math:`L`-smooth :math:`f` means :math:`\eta` is
+    beyond the stable range :math:`2/L` (on a quadratic the error then grows like
+    :math:`|1-\eta\lambda_{\max}|^k`). A run of moderate length above :math:`2/L` (say 100 steps at
+    :math:`2.1/L`, where :math:`f` grows by :math:`1.21^{100}\approx 2\times10^{8}`) still
+    returns its whole path, to be plotted.
 
     Args:
         f: objective, a function of a 1-D float tensor returning a scalar tensor.
@@ -156,7 +370,8 @@ def gradient_descent(
 
     Raises:
         ValueError: bad arguments or ``f`` not scalar.
-        FloatingPointError: a value or gradient becomes inf/NaN (the step is too large).
+        DivergenceError: (a :class:`FloatingPointError`) :math:`f` blew up as above, or a value
+            or gradient became inf/NaN (the step is too large); ``error.result`` holds the run.
     """
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr}.")
@@ -170,24 +385,55 @@ def gradient_descent(
     x = _as_start(x0)
     v = torch.zeros_like(x)
     xs, values, gnorms = [x.clone()], [], []
+
+    def diverged(message: str) -> DivergenceError:
+        n = len(values)  # the iterates whose value was finite
+        res = None
+        if n:
+            res = _finish(xs[:n], values, gnorms, n - 1, tol, message=message, status="diverged")
+        return DivergenceError(message, res)
+
     k = 0
+    anchor, f_anchor, g_best = 0, math.nan, math.inf  # the last step that made progress
+    status, message = "", ""
     while True:
         y, g = value_and_grad(f, x)
         if not (torch.isfinite(y) and torch.isfinite(g).all()):
-            raise _non_finite("value or gradient", k, advice)
-        values.append(float(y))
-        gnorms.append(float(g.norm()))
-        if gnorms[-1] <= tol or k == max_iter:
+            raise diverged(str(_non_finite("value or gradient", k, advice)))
+        fk, gk = float(y), float(g.norm())
+        values.append(fk)
+        gnorms.append(gk)
+        if gk <= tol:
+            break
+        scale = abs(values[0]) + lr * gnorms[0] ** 2
+        if fk - values[0] > _DIVERGENCE_FACTOR * scale and gk > gnorms[0]:
+            raise diverged(
+                f"Gradient descent diverged at iteration {k}: f grew from {values[0]:.4g} to {fk:.4g} "
+                f"(more than {_DIVERGENCE_FACTOR:.0e} times its scale {scale:.3g} at the start) while "
+                f"|grad| grew from {gnorms[0]:.3g} to {gk:.3g}. {advice}"
+            )
+        rounding = rounding_level(fk, x, g)
+        if gk < g_best or not abs(fk - f_anchor) <= rounding:  # a new low of |grad|, or f moved
+            anchor, f_anchor = k, fk
+            g_best = min(g_best, gk)
+        window = _STALL_WINDOW if momentum == 0.0 else max(_STALL_WINDOW, k // 2)
+        if k - anchor >= window:
+            status = "stalled"
+            message = _stalled_message(
+                f"for {k - anchor} steps |grad| set no new low (best {g_best:.3e}) and f stayed within "
+                f"its rounding level {rounding:.1e} of {f_anchor:.12g}", gk, tol)
+            break
+        if k == max_iter:
             break
         if nesterov:
             _, g = value_and_grad(f, x + momentum * v)
             if not torch.isfinite(g).all():
-                raise _non_finite("look-ahead gradient", k, advice)
+                raise diverged(str(_non_finite("look-ahead gradient", k, advice)))
         v = momentum * v - lr * g
         x = x + v
         k += 1
         xs.append(x.clone())
-    return _finish(xs, values, gnorms, k, tol)
+    return _finish(xs, values, gnorms, k, tol, message=message, status=status)
 
 
 def adam(
@@ -378,9 +624,24 @@ def lbfgs(
     :math:`s^\top y \le 10^{-12}\|s\|\|y\|` are skipped so that :math:`H_k` stays positive definite.
     Nocedal and Wright (2006), Algorithm 7.4. Cost per iteration :math:`O(md)` besides the gradient.
 
+    The step length comes from the backtracking search of :func:`_backtrack`: Armijo's condition
+    while the predicted decrease :math:`t|\nabla f^\top p|` exceeds the :func:`rounding_level`
+    :math:`R` of :math:`f`, and below it (where comparing two values of :math:`f` is rounding
+    noise) Armijo's condition evaluated from slopes, :math:`\nabla f(x+tp)^\top p \le
+    (1-2c_1)|\nabla f(x)^\top p|` (Hager and Zhang's approximate Wolfe test), with :math:`f(x+tp)
+    \le f(x) + R`. The run stops with ``status == "stalled"`` when no trial passes, or when
+    more than 5 steps in a row were accepted at that level without a new low of
+    :math:`\|\nabla f\|` (its steps need not lower the gradient norm, so one such step is not
+    yet a stall): it is then at the floor of floating point for this method. The values are
+    non-increasing up to :math:`R`.
+
     Returns:
         :class:`OptResult`; ``extra["n_evals"]`` counts function evaluations, ``extra["step"]`` the
-        accepted step lengths. Raises as :func:`gradient_descent`.
+        accepted step lengths. ``status`` is ``"converged"``, ``"stalled"`` or ``"max_iter"``.
+
+    Raises:
+        ValueError: bad arguments or ``f`` not scalar.
+        FloatingPointError: a value or gradient becomes inf/NaN, or no trial step had a finite value.
     """
     if history_size < 1:
         raise ValueError(f"history_size must be >= 1, got {history_size}.")
@@ -390,6 +651,8 @@ def lbfgs(
     Y: list[torch.Tensor] = []
     n_evals = 0
     k = 0
+    status, message = "", ""
+    idle = 0  # consecutive steps accepted at the rounding level without a new low of |grad|
     y_val, g = value_and_grad(f, x)
     n_evals += 1
     while True:
@@ -419,16 +682,20 @@ def lbfgs(
             S.clear()
             Y.clear()
             p, slope = -g, -float(g @ g)
-        t = 1.0
-        for _ in range(60):
-            x_new = x + t * p
-            y_new, g_new = value_and_grad(f, x_new)
-            n_evals += 1
-            if torch.isfinite(y_new) and float(y_new) <= float(y_val) + c1 * t * slope:
-                break
-            t *= shrink
-        else:
-            raise _non_finite("line search (no decrease found)", k, "Check f and its gradient.")
+        step = _backtrack(f, x, float(y_val), g, p, slope, c1=c1, shrink=shrink,
+                          rounding=rounding_level(float(y_val), x, g), need_grad=True, floor_trials=3,
+                          floor_test="slope")
+        if step is None:
+            raise _non_finite("line search (no finite trial value)", k, "Check f and its gradient.")
+        n_evals += step.n_evals
+        idle = idle + 1 if step.at_floor and float(step.g.norm()) >= min(gnorms) else 0
+        if step.stalled or idle > _LBFGS_PATIENCE:
+            reason = step.stalled or (
+                f"{idle} steps in a row changed f by less than its rounding level and none set a new "
+                f"low of |grad| (best {min(gnorms):.3e})")
+            status, message = "stalled", _stalled_message(reason, gnorms[-1], tol)
+            break
+        t, x_new, y_new, g_new = step.t, step.x, step.f, step.g
         s_k, y_k = x_new - x, g_new - g
         if float(s_k @ y_k) > 1e-12 * float(s_k.norm() * y_k.norm()):
             S.append(s_k)
@@ -440,7 +707,8 @@ def lbfgs(
         steps.append(t)
         k += 1
         xs.append(x.clone())
-    return _finish(xs, values, gnorms, k, tol, extra={"n_evals": n_evals, "step": steps})
+    return _finish(xs, values, gnorms, k, tol, message=message, status=status,
+                   extra={"n_evals": n_evals, "step": steps})
 
 
 # --- what theory predicts on a quadratic -----------------------------------------------------
