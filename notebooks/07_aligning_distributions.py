@@ -39,7 +39,7 @@
 # **Prerequisites.** Notebook 01 (autograd, `gradcheck`), 04 (domains, MMD, proxy A-distance),
 # 05 (features of a pretrained network); linear algebra (eigendecomposition, PCA).
 #
-# **Run time:** quick profile about 35 s on a 2-core laptop CPU; full profile adapts the whole
+# **Run time:** quick profile about 60 s on a 2-core laptop CPU; full profile adapts the whole
 # network on all of MNIST with 5 seeds (a few minutes on a GPU).
 
 # %% [markdown]
@@ -234,12 +234,14 @@ assert after < before
 # Same network (MLP 2 $\to$ 64 $\to$ 64, linear classifier), same optimizer (Adam, $10^{-3}$), same
 # 600 steps and batches for every method; only the data or the loss changes: source-only,
 # closed-form CORAL on the inputs, Deep CORAL and MMD on the features (weight $\alpha = 1$ and 3),
-# all through `train_da`.
+# all through `train_da`. Each seed draws 1,000 points per domain and trains on batches of 250: with
+# 300 points and batches of 64 the run-to-run noise of source-only training was as large as
+# CORAL's effect.
 
 # %%
 def run_moons(method: str, seed: int):
     g = torch.Generator().manual_seed(seed)
-    d = make_moons_domains(300, rotation_deg=30, generator=g)
+    d = make_moons_domains(1000, rotation_deg=30, generator=g)
     torch.manual_seed(seed)
     G = nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU()).to(device)
     C = nn.Linear(64, 2).to(device)
@@ -247,8 +249,8 @@ def run_moons(method: str, seed: int):
     loss, alpha = {"Deep CORAL": (CORALLoss(), 1.0), "MMD": (MMDLoss(), 3.0)}.get(method, (None, 0.0))
     opt = torch.optim.Adam([*G.parameters(), *C.parameters()], lr=1e-3)
     gb = torch.Generator().manual_seed(seed)
-    hist = train_da(G, C, TensorLoader(X_src, d.y_src, batch_size=64, shuffle=True, generator=gb),
-                    TensorLoader(d.X_tgt, batch_size=64, shuffle=True, generator=gb),
+    hist = train_da(G, C, TensorLoader(X_src, d.y_src, batch_size=250, shuffle=True, generator=gb),
+                    TensorLoader(d.X_tgt, batch_size=250, shuffle=True, generator=gb),
                     optimizer=opt, num_steps=600, device=device, adaptation_loss=loss, trade_off=alpha,
                     eval_loaders={"target": TensorLoader(d.X_tgt, d.y_tgt, batch_size=1000)}, progress=False)
     return hist["target_acc"][-1]
@@ -262,12 +264,14 @@ for m, a in moon_acc.items():
     print(f"{m:20s} target accuracy {a.mean():.3f} +- {a.std(ddof=1):.3f}   per seed {a.round(3)}")
 
 # %% [markdown]
-# **What the moons say.** In scratch runs over seeds 0-4, closed-form CORAL gained on every seed
-# (+0.01, +0.04, +0.10, +0.10, +0.04; mean 0.872 against 0.815); Deep CORAL did not help (0.800)
-# and MMD with $\alpha = 3$ either solved the problem (0.97-0.99 on three seeds) or did nothing
-# (0.73 on two): matching marginals does not say *which* moon should land on which, and a
-# symmetric target can be matched the wrong way round. We assert the robust part, CORAL's mean gain
-# of at least 0.02 over the profile's seeds.
+# **What the moons say.** Closed-form CORAL gains a few points of target accuracy, small next to
+# the seed-to-seed spread of source-only training: over the claims sweep's six runs of three seeds
+# on three CPU kernel sets (`benchmarks/claims.json`, `make claims`) its mean gain over a run's seeds
+# was 0.041-0.064. Deep CORAL did not help; and MMD with $\alpha = 3$ depends on the seed: on some
+# seeds it solves the problem, on others it does little (compare the per-seed accuracies printed
+# above). Matching marginals does not say *which* moon should land on which, and a symmetric target
+# can be matched the wrong way round. We assert the robust part:
+# CORAL's mean gain over the profile's seeds is at least 0.02.
 
 # %%
 gain = moon_acc["CORAL (closed form)"] - moon_acc["source-only"]
@@ -371,25 +375,28 @@ ax.set(ylabel="USPS accuracy (%)", title=f"MNIST -> USPS, aligning distributions
 plt.show()
 
 # %% [markdown]
-# **Checks.** Runs of exactly this cell over seeds 0-2 gave: shallow source-only 0.24-0.33,
-# closed-form CORAL 0.78-0.80, subspace alignment ($d=10$) 0.60-0.66; deep source-only 0.36-0.46,
-# Deep CORAL 0.56-0.62, MMD 0.78 (and, with the seed-0 MNIST subset and seeds 0-4 for the training
-# randomness, deep source-only 0.40-0.42, Deep CORAL 0.58-0.59, MMD 0.78). The smallest per-seed
-# gains were +0.45 (CORAL), +0.27 (subspace alignment), +0.32 (MMD) and +0.16 (Deep CORAL). We
-# assert gains of at least 0.2 on every seed for closed-form CORAL and MMD, and at least 0.1 for
-# subspace alignment and Deep CORAL. (Caveat: $d = 10$ was picked among 10, 20 and 40 by looking at
-# target accuracy, which a real unlabelled target would not allow; at $d = 40$ subspace alignment
-# was *worse* than source-only on one seed.)
+# **Checks.** Over the claims sweep's 18 seeds on three CPU kernel sets (`benchmarks/claims.json`,
+# `make claims`; every seed draws its own MNIST subset), the per-seed gains over the matching
+# source-only baseline were at least 0.32 for closed-form CORAL, 0.30 for subspace alignment, 0.28
+# for MMD and 0.12 for Deep CORAL. We assert gains of at least 0.2 on every seed for closed-form
+# CORAL and MMD, at least 0.1 for subspace alignment, and at least 0.08 for Deep CORAL, the weakest
+# of the four. (Caveat: $d = 10$ was picked among 10, 20 and 40 by looking at target accuracy, which
+# a real unlabelled target would not allow; at $d = 40$ subspace alignment was *worse* than
+# source-only on one of the seeds we tried.)
 
 # %%
 def per_seed_gain(method, baseline):
     return digit_acc[method] - digit_acc[baseline]
 
 
-assert np.all(per_seed_gain("CORAL (closed form)", "source-only (shallow)") >= 0.2)
-assert np.all(per_seed_gain("subspace alignment", "source-only (shallow)") >= 0.1)
-assert np.all(per_seed_gain("MMD", "source-only (deep)") >= 0.2)
-assert np.all(per_seed_gain("Deep CORAL", "source-only (deep)") >= 0.1)
+for method, baseline in (("CORAL (closed form)", "source-only (shallow)"),
+                         ("subspace alignment", "source-only (shallow)"),
+                         ("MMD", "source-only (deep)"), ("Deep CORAL", "source-only (deep)")):
+    print(f"{method:20s} - {baseline:22s} per seed: {per_seed_gain(method, baseline).round(3)}")
+assert per_seed_gain("CORAL (closed form)", "source-only (shallow)").min() >= 0.2
+assert per_seed_gain("subspace alignment", "source-only (shallow)").min() >= 0.1
+assert per_seed_gain("MMD", "source-only (deep)").min() >= 0.2
+assert per_seed_gain("Deep CORAL", "source-only (deep)").min() >= 0.08
 
 # %% [markdown]
 # ## Summary
@@ -397,8 +404,9 @@ assert np.all(per_seed_gain("Deep CORAL", "source-only (deep)") >= 0.1)
 # * Subspace alignment maps the source PCA basis onto the target's with $M^\star = P_s^\top P_t$;
 #   it needs $d < D$ and a good $d$.
 # * CORAL whitens with $C_s^{-1/2}$ and re-colours with $C_t^{1/2}$; the transformed source has
-#   exactly the target covariance (checked). On digit features it lifted USPS accuracy from about
-#   0.3 to about 0.78 with a logistic regression and no training of the network.
+#   exactly the target covariance (checked). On digit features it lifted USPS accuracy by at least
+#   0.32 on every seed of the claims sweep, with a logistic regression and no training of the
+#   network.
 # * Deep CORAL ($\lVert C_s - C_t\rVert_F^2/4d^2$) and MMD are differentiable discrepancies added to
 #   the source loss; their gradients were checked against a closed form and finite differences.
 #   MMD was the stronger of the two on digits.

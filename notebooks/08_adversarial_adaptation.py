@@ -42,7 +42,7 @@
 # **Prerequisites.** Notebook 01 (autograd), 04 (domains, proxy A-distance), 07 (CORAL, MMD, the
 # training loop `train_da`).
 #
-# **Run time:** quick profile about 70 s on a 2-core laptop CPU; full profile adapts the whole
+# **Run time:** quick profile about 75 s on a 2-core laptop CPU; full profile adapts the whole
 # network on all of MNIST and the USPS adaptation split for 5 seeds (about 30 min on a GPU).
 
 # %% [markdown]
@@ -117,9 +117,10 @@ print(profile)
 #
 # The layer is `transfer_utils.grl.GradientReversalFunction`, a custom `torch.autograd.Function`
 # whose `forward` returns its input and whose `backward` returns `-lambd * grad_output`. We check
-# both halves of the argument: the layer's own gradient, and the claim that the features receive
-# $-\lambda$ times the gradient they would get without the layer, while the discriminator's gradient
-# is untouched.
+# that `transfer_utils.adversarial.DANNLoss` computes $\mathcal L_d$ exactly as written (one mean per
+# domain, summed; $\log(1 - \sigma(z)) = \log\sigma(-z)$ for a logit $z$), and both halves of the
+# argument: the layer's own gradient, and the claim that the features receive $-\lambda$ times the
+# gradient they would get without the layer, while the discriminator's gradient is untouched.
 
 # %%
 lam = 0.7
@@ -132,6 +133,9 @@ torch.testing.assert_close(x.grad, -lam * upstream)
 # the discriminator gets the same gradient.
 features = torch.randn(8, 4, dtype=torch.float64, generator=generator)
 disc = DomainDiscriminator(4, hidden_size=16).double()
+z = disc(features)  # logits: rows 0-4 are "source", rows 5-7 "target"
+L_d = -(nn.functional.logsigmoid(z[:5]).mean() + nn.functional.logsigmoid(-z[5:]).mean())
+torch.testing.assert_close(DANNLoss(disc, grl=nn.Identity())(features[:5], features[5:]), L_d)
 grads = {}
 for name, grl in (("reversed", GradientReversalLayer(lam, schedule=False)),
                   ("plain", GradientReversalLayer(0.0, schedule=False))):
@@ -170,30 +174,38 @@ plt.show()
 #
 # The target is the source rotated by 40 degrees (notebook 04's toy problem, a larger angle than in
 # notebook 07 so that source-only training clearly fails). The feature extractor is a two-layer MLP
-# (64 units), the classifier a linear layer, the discriminator an MLP with two hidden layers of 64
-# units on the features. The **source-only baseline is the same run with $\lambda = 0$**: the
+# (64 tanh units), the classifier a linear layer, the discriminator an MLP with two hidden layers of
+# 64 units on the features. The **source-only baseline is the same run with $\lambda = 0$**: the
 # discriminator is still trained (so we can read its accuracy), but no gradient from it reaches the
 # features. Everything else (initialisation, batches, steps, optimizer) is identical.
+#
+# The settings are chosen for a game that settles, the lesson of section 5 on a small scale: 500
+# points per domain, each step on the **whole** sample (the discriminator's gradient is then exact,
+# not a noisy minibatch estimate), smooth tanh units (Ganin et al.'s own toy experiment used a
+# sigmoid layer), Adam at $3\cdot10^{-3}$ for 1,000 steps and the $\lambda$ ramp. With minibatches
+# of 64 from 300 points and ReLU units (this notebook's first version) the sign of DANN's gain
+# changed from seed to seed, and on one seed even between two CPU kernel sets: a coin toss, not a
+# method.
 
 # %%
 MOONS_ROTATION = 40.0
+MOONS_N = 500  # points per domain; every step uses all of them (full batch)
 MOONS_STEPS = 1000
 
 
 def run_moons(seed: int, max_lambda: float, schedule: bool = True):
     """Train G, C and a discriminator on rotated moons; max_lambda=0 is source-only."""
     g = torch.Generator().manual_seed(seed)
-    moons = make_moons_domains(300, rotation_deg=MOONS_ROTATION, generator=g)
+    moons = make_moons_domains(MOONS_N, rotation_deg=MOONS_ROTATION, generator=g)
     torch.manual_seed(seed)
-    G = nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU()).to(device)
+    G = nn.Sequential(nn.Linear(2, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh()).to(device)
     C = nn.Linear(64, 2).to(device)
     loss = DANNLoss(DomainDiscriminator(64, 64),
                     grl=GradientReversalLayer(max_lambda, schedule=schedule))
-    opt = torch.optim.Adam([*G.parameters(), *C.parameters(), *loss.parameters()], lr=1e-3)
-    g_batches = torch.Generator().manual_seed(seed)
-    src = TensorLoader(moons.X_src, moons.y_src, batch_size=64, shuffle=True, generator=g_batches)
-    tgt = TensorLoader(moons.X_tgt, batch_size=64, shuffle=True, generator=g_batches)
-    evals = {"target": TensorLoader(moons.X_tgt, moons.y_tgt, batch_size=1000)}
+    opt = torch.optim.Adam([*G.parameters(), *C.parameters(), *loss.parameters()], lr=3e-3)
+    src = TensorLoader(moons.X_src, moons.y_src, batch_size=MOONS_N)
+    tgt = TensorLoader(moons.X_tgt, batch_size=MOONS_N)
+    evals = {"target": TensorLoader(moons.X_tgt, moons.y_tgt, batch_size=MOONS_N)}
     hist = train_da(G, C, src, tgt, optimizer=opt, num_steps=MOONS_STEPS, device=device,
                     adaptation_loss=loss, eval_loaders=evals, eval_every=50, progress=False)
     return hist, G, C, moons
@@ -217,10 +229,10 @@ for m, accs in moons_acc.items():
     print(f"{m:12s} target accuracy {accs.mean():.3f} +- {accs.std(ddof=1):.3f}  (per seed {np.round(accs, 3)})")
 
 # %% [markdown]
-# The decision boundaries of seed 0 show what happened: source-only training draws a boundary that
-# fits the source moons (circles) and cuts through the rotated target moons (crosses); DANN's
-# boundary follows the target as well, because the features it was trained on map both domains to
-# the same place.
+# The decision boundaries of the first seed show what happened: source-only training draws a
+# boundary that fits the source moons (circles) and cuts through the rotated target moons (crosses);
+# DANN's boundary follows the target as well, because the features it was trained on map both
+# domains to the same place.
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -250,22 +262,25 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# **Checks.** In scratch runs over seeds 0-5 (same code) DANN's final target accuracy exceeded
-# source-only's by +0.13, +0.13, +0.18, +0.13, +0.28 and -0.05 (mean +0.13): five seeds of six
-# gain clearly, one loses, a first sign of the instability discussed in section 5. The
-# discriminator's late accuracy (mean of the last three records) was 0.85-0.87 with $\lambda=0$
-# and 0.67-0.73 with DANN on every seed. We assert the mean gain over the profile's seeds with a
-# margin of 0.08 and that the discriminator is closer to chance under DANN by at least 0.05 on
-# every seed.
+# **Checks.** Over the claims sweep's 18 seeds on three CPU kernel sets (`benchmarks/claims.json`,
+# `make claims`), DANN's final target accuracy exceeded source-only's on every seed (the smallest
+# per-seed gain in any run was 0.18) and the mean gain over a run's three seeds was 0.25-0.33. Not
+# every seed reaches the same alignment (the per-seed accuracies printed above show the spread:
+# DANN finds the alignment in full on most seeds, in part on a few), which is why we assert the
+# mean gain over the profile's seeds, at least 0.15, and only the sign for each seed. The
+# discriminator's late accuracy (mean of the last three records, printed below) stays high with
+# $\lambda=0$ and falls toward chance with DANN; we assert that it is closer to chance under DANN by
+# at least 0.1 on every seed (over the sweep, by at least 0.24).
 
 # %%
 gain = moons_acc["DANN"] - moons_acc["source-only"]
 print(f"DANN - source-only on the target: {gain.round(3)} (mean {gain.mean():+.3f})")
-assert gain.mean() >= 0.08, f"DANN should beat source-only on rotated moons, mean gain {gain.mean():.3f}"
+assert gain.mean() >= 0.15, f"DANN should beat source-only on rotated moons, mean gain {gain.mean():.3f}"
+assert gain.min() > 0, f"DANN should beat source-only on every seed, per-seed gains {gain}"
 late = {m: np.array([np.mean(moons_runs[m, s][0]["domain_acc"][-3:]) for s in profile.seeds])
         for m in ("source-only", "DANN")}
 print("late discriminator accuracy:", {m: v.round(3) for m, v in late.items()})
-assert np.all(late["source-only"] - late["DANN"] >= 0.05), late
+assert np.min(late["source-only"] - late["DANN"]) >= 0.1, late
 
 # %% [markdown]
 # ## 3. MNIST $\to$ USPS
@@ -281,7 +296,8 @@ assert np.all(late["source-only"] - late["DANN"] >= 0.05), late
 # $C$ = linear 128 $\to$ 10. Starting from the source model is the common practice for digits and
 # makes a short run meaningful. In the **quick profile** the two conv blocks are frozen and their
 # outputs computed once, so each method adapts the top layer of $G$ (the "bottleneck" of the DANN and
-# CDAN papers) and $C$ for 300 steps on 2,000 MNIST images: a couple of seconds per run on a CPU.
+# CDAN papers) and $C$ for 300 steps on 2,000 MNIST images (one stratified subset, drawn with the
+# profile's first seed): a couple of seconds per run on a CPU.
 # The **full profile** runs the same function with nothing frozen (the trunk is empty) on all
 # 60,000 MNIST images, more steps and 5 seeds. The split point is the only thing the profile picks.
 
@@ -291,7 +307,7 @@ NUM_STEPS = profile.pick(quick=300, full=10_000)
 BATCH = 128
 FROZEN_UP_TO = profile.pick(quick=10, full=0)  # index into DigitCNN.features: 10 = conv blocks frozen
 
-digits = digit_domains(n_source=N_SOURCE, seed=0)
+digits = digit_domains(n_source=N_SOURCE, seed=profile.seed)
 source_model = get_digit_source_model(device)
 trunk = source_model.features[:FROZEN_UP_TO].eval()  # empty (the identity) in the full profile
 
@@ -352,8 +368,8 @@ def run_digits(method: str, seed: int, *, lr_features: float = 3e-4, lr_disc: fl
     tgt = TensorLoader(A["target_train"][0], batch_size=batch, shuffle=True, generator=g)
     evals = {"target": TensorLoader(*A["target_test"], batch_size=2048)}
     hist = train_da(G, C, src, tgt, optimizer=opt, num_steps=num_steps, device=device,
-                    adaptation_loss=loss, eval_loaders=evals, progress=False,
-                    desc=f"{method} seed {seed}")
+                    adaptation_loss=loss, eval_loaders=evals, eval_every=max(1, num_steps // 20),
+                    progress=False, desc=f"{method} seed {seed}")
     return hist, G, C
 
 
@@ -411,24 +427,28 @@ ax.set(ylabel="USPS accuracy (%)", title=f"MNIST -> USPS ({profile.name} profile
 plt.show()
 
 # %% [markdown]
-# **Checks.** In scratch runs over seeds 0-4 with exactly this configuration, source-only reached
-# 0.400-0.423, DANN 0.715-0.740 and CDAN 0.746-0.791 (CDAN+E 0.748-0.772, MMD 0.78, CORAL 0.58,
-# target-supervised 0.935): per-seed gains over source-only of at least +0.29 for DANN and +0.32
-# for CDAN. We assert a gain of at least 0.15 on every seed for both.
+# **Checks.** Over the claims sweep's 18 seeds on three CPU kernel sets (`benchmarks/claims.json`;
+# each run of three seeds draws its own MNIST subset), the per-seed gains over source-only were at
+# least 0.22 for DANN and 0.26 for CDAN, and the target-supervised upper bound stayed above DANN by
+# at least 0.14. We assert a gain of at least 0.15 on every seed for both, and the upper bound above
+# DANN on every seed.
 
 # %%
-for m in ("DANN", "CDAN"):
-    gain = digit_acc[m] - digit_acc["source-only"]
+digit_gain = {m: digit_acc[m] - digit_acc["source-only"] for m in ("DANN", "CDAN")}
+for m, gain in digit_gain.items():
     print(f"{m} - source-only: {gain.round(3)}")
-    assert np.all(gain >= 0.15), f"{m} should beat source-only on every seed by 0.15, got {gain}"
-assert np.all(digit_acc["target-supervised"] > digit_acc["DANN"]), "the upper bound should stay above"
+assert digit_gain["DANN"].min() >= 0.15, f"DANN should beat source-only on every seed by 0.15: {digit_gain}"
+assert digit_gain["CDAN"].min() >= 0.15, f"CDAN should beat source-only on every seed by 0.15: {digit_gain}"
+headroom = digit_acc["target-supervised"] - digit_acc["DANN"]
+print(f"target-supervised - DANN: {headroom.round(3)}")
+assert headroom.min() > 0, "the upper bound should stay above DANN on every seed"
 
 # %% [markdown]
 # ### The domain classifier over training
 #
 # As on the moons, the source-only run carries a passive discriminator ($\lambda = 0$). On these
 # digit features it separates MNIST from USPS perfectly within a few dozen steps; under DANN the
-# features fight back, and the discriminator's accuracy is pushed down toward chance, though in 300
+# features fight back, and on some seeds the discriminator's accuracy dips below 1, though in 300
 # steps of adapting one layer it stays far from 0.5.
 
 # %%
@@ -444,44 +464,67 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# In scratch runs (seeds 0-4) the passive discriminator's late accuracy was 1.000 on every seed and
-# DANN's 0.91-0.985 (mean 0.963). We assert that DANN's late discriminator accuracy is below the
-# passive one's on average over seeds. CDAN's discriminator sees the 1,280-d multilinear map, a much
-# richer input, and stays at about 1.0 even though CDAN's target accuracy is the best of the three: the
-# discriminator's accuracy is a diagnostic of the game, not a score of the adaptation.
+# The late accuracy of each discriminator (mean of the last three records) and, as a second
+# opinion, a *fresh* domain classifier: the proxy A-distance of notebook 04,
+# $\hat d_{\mathcal A} = 2(1 - 2\epsilon)$ from the held-out error $\epsilon$ of a linear classifier
+# trained after the fact on the final features of MNIST test images and of USPS's evaluation half
+# (neither seen in training).
 
 # %%
+DOMAIN_METHODS = ("source-only", "DANN", "CDAN")
+
+
+def final_features(method: str, seed: int):
+    """The final features of 1,000 held-out MNIST images and 1,000 USPS evaluation images."""
+    G = digit_runs[method, seed][1]
+    F_src, y_src = extract_features(G, TensorLoader(*A["source_test"], batch_size=2048), device=device)
+    F_tgt, y_tgt = extract_features(G, TensorLoader(*A["target_test"], batch_size=2048), device=device)
+    return F_src[:1000], F_tgt[:1000], y_src[:1000], y_tgt[:1000]
+
+
 late_digits = {m: np.array([np.mean(digit_runs[m, s][0]["domain_acc"][-3:]) for s in profile.seeds])
-               for m in ("source-only", "DANN", "CDAN")}
-print("late discriminator accuracy:", {m: v.round(3) for m, v in late_digits.items()})
-assert late_digits["DANN"].mean() <= late_digits["source-only"].mean() - 0.01, late_digits
+               for m in DOMAIN_METHODS}
+pad_digits = {m: np.array([proxy_a_distance(*final_features(m, s)[:2], seed=s) for s in profile.seeds])
+              for m in DOMAIN_METHODS}
+for m in DOMAIN_METHODS:
+    print(f"{m:12s} late discriminator accuracy {late_digits[m].round(3)}, "
+          f"proxy A-distance of the final features {pad_digits[m].round(2)}")
+
+# %% [markdown]
+# The passive discriminator's late accuracy is 1 on every seed; DANN's dips below 1 on some seeds
+# and hardly at all on others. The fresh classifier settles what the dip means: it separates MNIST
+# from USPS features as well after DANN as after source-only training (a proxy A-distance near its
+# maximum of 2 for all three methods). The in-training
+# discriminator lags behind features that keep moving, so its accuracy is a diagnostic of the game,
+# not a measure of alignment: in the quick profile DANN and CDAN raise target accuracy without
+# making the domains indistinguishable. CDAN's discriminator, on the 1,280-d multilinear map, stays
+# at about 1 even though CDAN, too, gains at least 0.15 on every seed. We assert what the fresh
+# classifier says, for the quick profile (the full profile adapts the whole network for 10,000
+# steps, where the answer may differ): a proxy A-distance of at least 1.8 after DANN on every seed.
+
+# %%
+if profile.is_quick:
+    assert pad_digits["DANN"].min() >= 1.8, pad_digits
 
 # %% [markdown]
 # ### Features before and after adaptation
 #
 # A joint PCA of the 128-d features of both domains (colour = domain, marker = class), for the
-# source-only run and the DANN run of seed 0. The proxy A-distance of notebook 04,
-# $\hat d_{\mathcal A} = 2(1 - 2\epsilon)$ from a linear domain classifier's held-out error
-# $\epsilon$, quantifies the picture.
+# source-only run and the DANN run of the first seed: the features the proxy A-distances above were
+# computed on.
 
 # %%
 seed0 = profile.seeds[0]
-feats = {}
-for method in ("source-only", "DANN"):
-    _, G, _ = digit_runs[method, seed0]
-    F_src, y_src = extract_features(G, TensorLoader(*A["source_test"], batch_size=2048), device=device)
-    F_tgt, y_tgt = extract_features(G, TensorLoader(*A["target_test"], batch_size=2048), device=device)
-    feats[method] = (F_src[:1000], F_tgt[:1000], y_src[:1000], y_tgt[:1000])
-    print(f"{method:12s} proxy A-distance {proxy_a_distance(F_src[:1000], F_tgt[:1000], seed=0):.2f}")
+feats = {method: final_features(method, seed0) for method in ("source-only", "DANN")}
 plot_embedding_before_after(feats["source-only"], feats["DANN"], max_points=600,
                             titles=("source-only features", "DANN features"))
 plt.show()
 
 # %% [markdown]
-# The proxy A-distance stays near its maximum of 2 for both: a linear classifier still separates
-# the domains after DANN. What changed is where the target points sit relative to the classes
-# (their accuracy rose from about 0.4 to about 0.7): alignment is partial, and DANN moved the target
-# toward the right clusters before it made the domains indistinguishable.
+# The two domains stay apart in both pictures, as the proxy A-distance said. What changed is where
+# the target points sit relative to the classes (their accuracy rose from the source-only to the
+# DANN row of the table): alignment is partial, and DANN moved the target toward the right clusters
+# before it made the domains indistinguishable.
 
 # %% [markdown]
 # ## 4. CDAN: conditioning the discriminator on the prediction
@@ -534,14 +577,37 @@ for i, s in enumerate(profile.seeds):
 ax.set(xlabel="training step", ylabel="USPS accuracy", title="DANN: two settings, every seed")
 ax.legend()
 plt.show()
-final_unstable = np.array([unstable[s]["target_acc"][-1] for s in profile.seeds])
-print("final accuracy, stable settings:", digit_acc["DANN"].round(3), " first settings:", final_unstable.round(3))
 
 # %% [markdown]
-# In our scratch runs the first settings ended at 0.73, 0.65 and 0.30 on seeds 0-2 (the last one
-# collapsed below source-only), and the curves jump by 0.2 between records; the tuned settings end
-# within 0.03 of each other. Both settings are the same algorithm: stability is a property of the
-# optimisation, not of the objective.
+# Two numbers per run say what the figure shows: the final accuracy, and how much the curve still
+# moves late in training, the mean absolute change of the target accuracy between consecutive
+# records (every 15 steps) over the second half of the run.
+
+# %%
+def wobble(hist) -> float:
+    """Mean |change| of the target accuracy between consecutive records, second half of training."""
+    acc = np.asarray(hist["target_acc"])
+    return float(np.abs(np.diff(acc[len(acc) // 2:])).mean())
+
+
+settings = {"tuned": {s: digit_runs["DANN", s][0] for s in profile.seeds}, "first": unstable}
+final = {k: np.array([h[s]["target_acc"][-1] for s in profile.seeds]) for k, h in settings.items()}
+wobbles = {k: np.array([wobble(h[s]) for s in profile.seeds]) for k, h in settings.items()}
+for k in settings:
+    print(f"{k:6s} settings: final accuracy {final[k].round(3)} (mean {final[k].mean():.3f}), "
+          f"late wobble {wobbles[k].round(3)} (mean {wobbles[k].mean():.3f})")
+
+# %% [markdown]
+# Over the claims sweep's six runs of three seeds on three CPU kernel sets
+# (`benchmarks/claims.json`), the first settings' mean final accuracy over a run's seeds was
+# 0.49-0.61, the tuned settings' 0.72-0.77, and the first settings' mean late wobble was 7 to 16
+# times the tuned one's. We assert both over the profile's seeds: the first settings end lower on
+# average, by at least 0.05, and their curves move at least twice as much. Both settings are the
+# same algorithm: stability is a property of the optimisation, not of the objective.
+
+# %%
+assert final["first"].mean() <= final["tuned"].mean() - 0.05, final
+assert wobbles["first"].mean() >= 2 * wobbles["tuned"].mean(), wobbles
 
 # %% [markdown]
 # ## Summary
@@ -550,12 +616,14 @@ print("final accuracy, stable settings:", digit_acc["DANN"].round(3), " first se
 #   pass: the gradient reversal layer is the identity forward and $-\lambda I$ backward, so the
 #   discriminator descends its loss while the features ascend it. We checked this numerically.
 # * On rotated two moons DANN moves the decision boundary onto the target and keeps the
-#   discriminator nearer chance than a passive one.
+#   discriminator nearer chance than a passive one, on every seed once the game is played with full
+#   batches and smooth units.
 # * On MNIST $\to$ USPS, adapting from the cached source model, DANN and CDAN raised target accuracy
-#   from about 0.41 to about 0.73 and 0.77 in the quick profile, with a target-supervised upper
-#   bound near 0.93; published LeNet figures use other protocols.
-# * The discriminator's accuracy is a diagnostic, not a score; adversarial training is unstable and
-#   needs a ramp, two time scales, large batches and several seeds.
+#   over source-only by at least 0.22 and 0.26 on every seed of the claims sweep (quick profile),
+#   below a target-supervised upper bound; published LeNet figures use other protocols.
+# * The discriminator's accuracy is a diagnostic, not a score: on digits a fresh classifier still
+#   separates the adapted domains. Adversarial training is unstable and needs a ramp, two time
+#   scales, large batches and several seeds.
 #
 # ## Exercises
 #
@@ -587,8 +655,11 @@ print("final accuracy, stable settings:", digit_acc["DANN"].round(3), " first se
 #           fixed["target_acc"][-1], ramped["target_acc"][-1])
 # ```
 # Without the ramp the features receive the full reversed gradient from an untrained discriminator
-# at step 0; the early accuracy curve is noisier and on some seeds the target accuracy ends lower.
-# The ramp is a cheap way to let the discriminator become informative before it steers the features.
+# at step 0. On these moons, trained full-batch, that changes little: the first records of the
+# discriminator's accuracy are about the same, and the final target accuracy moves a few points
+# either way from seed to seed. The ramp earns its keep when the early, uninformative gradient can
+# do damage: with noisy minibatches, a large $\lambda_{\max}$, or pretrained features worth
+# protecting, as on the digits.
 # </details>
 #
 # 3. The table's source-only run carries a passive discriminator. Prove that it gives exactly the

@@ -18,7 +18,7 @@ def _bce_reference(logits_s, logits_t, w_s=None, w_t=None):
     w_t = [1.0] * len(logits_t) if w_t is None else w_t
     ls = sum(w * -math.log(1 / (1 + math.exp(-z))) for w, z in zip(w_s, logits_s)) / sum(w_s)
     lt = sum(w * -math.log(1 - 1 / (1 + math.exp(-z))) for w, z in zip(w_t, logits_t)) / sum(w_t)
-    return 0.5 * (ls + lt)
+    return ls + lt
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_dann_loss_value_accuracy_and_reversed_gradient(batch):
     loss.backward()
     # reference: the same loss without reversal, gradient times -lambda
     a2, b2 = f_s.clone().requires_grad_(True), f_t.clone().requires_grad_(True)
-    plain = 0.5 * (nn.functional.softplus(-disc(a2)).mean() + nn.functional.softplus(disc(b2)).mean())
+    plain = nn.functional.softplus(-disc(a2)).mean() + nn.functional.softplus(disc(b2)).mean()
     plain.backward()
     torch.testing.assert_close(a.grad, -0.5 * a2.grad)
     torch.testing.assert_close(b.grad, -0.5 * b2.grad)

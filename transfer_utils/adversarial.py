@@ -122,7 +122,12 @@ def entropy(p: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 
 def _domain_bce(logits: torch.Tensor, n_src: int, weights: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean of the per-domain BCE losses (source label 1, target 0) and the domain accuracy."""
+    """Sum of the two domains' mean BCE losses (source label 1, target 0) and the domain accuracy.
+
+    :math:`-\\frac{1}{n_s}\\sum_i w_i\\log\\sigma(z_i^s) - \\frac{1}{n_t}\\sum_j w_j\\log(1-\\sigma(z_j^t))`
+    with the weights normalised to mean one within each domain (all ones unless CDAN+E): the
+    domain loss :math:`\\mathcal L_d` of Ganin et al. (2016, eq. 9), one mean per domain, summed.
+    """
     labels = torch.zeros_like(logits)
     labels[:n_src] = 1.0
     per_example = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
@@ -130,7 +135,7 @@ def _domain_bce(logits: torch.Tensor, n_src: int, weights: torch.Tensor | None =
         weights = torch.ones_like(per_example)
     ls, lt = per_example[:n_src], per_example[n_src:]
     ws, wt = weights[:n_src], weights[n_src:]
-    loss = 0.5 * ((ws * ls).sum() / ws.sum() + (wt * lt).sum() / wt.sum())
+    loss = (ws * ls).sum() / ws.sum() + (wt * lt).sum() / wt.sum()
     acc = ((logits.detach() > 0).float() == labels).float().mean()
     return loss, acc
 
