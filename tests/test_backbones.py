@@ -10,9 +10,11 @@ import torch
 from transfer_utils.backbones import (
     LITE_MEAN,
     LITE_STD,
+    SmallCNN,
     WeightsUnavailableError,
     efficientnet_lite0_weights_path,
     load_backbone,
+    train_scratch,
 )
 
 
@@ -76,3 +78,24 @@ def test_resnet_offline_without_weights_is_a_clear_error(tmp_path: Path, monkeyp
     rand = load_backbone("resnet18", pretrained=False, image_size=64)  # no weights needed
     assert not rand.pretrained and rand.feature_dim == 512
     assert rand(torch.rand(1, 3, 64, 64)).shape == (1, 512)
+
+
+def test_train_scratch_budget_schedule_and_fit() -> None:
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(20, 3, 32, 32, generator=g)
+    y = torch.arange(10).repeat(2)
+    model, history = train_scratch(SmallCNN, X, y, seed=3, steps=60, min_epochs=5, lr=1e-2, batch_size=8)
+    assert len(history["epoch"]) == 20  # 3 batches per epoch: max(60 steps, 5 epochs) = 20 epochs
+    # one cycle: the rate peaks at lr about 30 % of the way (epoch 6 of 20) and ends far below it
+    assert max(history["lr"]) == pytest.approx(1e-2, rel=1e-2)
+    assert history["lr"].index(max(history["lr"])) == 5 and history["lr"][-1] < 1e-2 / 100
+    model.eval()
+    with torch.no_grad():
+        assert (model(X).argmax(1) == y).float().mean() == 1.0  # it fits its labels
+    again, _ = train_scratch(SmallCNN, X, y, seed=3, steps=60, min_epochs=5, lr=1e-2, batch_size=8)
+    for a, b in zip(model.parameters(), again.parameters()):  # the seed fixes the whole run
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="Need X"):
+        train_scratch(SmallCNN, X, y[:-1], seed=0)
+    with pytest.raises(ValueError, match="positive"):
+        train_scratch(SmallCNN, X, y, seed=0, steps=0)

@@ -12,6 +12,7 @@ from transfer_utils.finetune import (
     L2SPLoss,
     TransferModel,
     count_parameters,
+    decoupled_l2sp,
     discriminative_param_groups,
     freeze_batchnorm,
     set_trainable,
@@ -93,3 +94,38 @@ def test_freeze_batchnorm_survives_train_and_keeps_statistics() -> None:
 def test_transfer_model_head_shape_check() -> None:
     with pytest.raises(ValueError, match="head maps"):
         TransferModel(nn.Identity(), 4, 3, head=nn.Linear(5, 3))
+
+
+def test_decoupled_l2sp_equals_sgd_on_the_penalty_and_contracts_under_adam() -> None:
+    torch.manual_seed(0)
+    X, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+    # plain SGD: decoupled pull == SGD on task loss + Omega (second implementation: L2SPLoss)
+    ref, dec = _model(), _model()
+    dec.load_state_dict(ref.state_dict())
+    ref_loss = L2SPLoss(nn.CrossEntropyLoss(), ref.backbone.parameters(), ref.head.parameters(), alpha=0.3, beta=0.2)
+    opt_ref = torch.optim.SGD(ref.parameters(), lr=0.1)
+    opt_dec = torch.optim.SGD(dec.parameters(), lr=0.1)
+    handle = decoupled_l2sp(opt_dec, dec.backbone.parameters(), 0.3, dec.head.parameters(), 0.2)
+    for _ in range(5):
+        for model, opt, loss_fn in ((ref, opt_ref, ref_loss), (dec, opt_dec, nn.CrossEntropyLoss())):
+            opt.zero_grad()
+            loss_fn(model(X), y).backward()
+            opt.step()
+    for a, b in zip(ref.parameters(), dec.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
+    # Adam with zero task gradient: exact contraction by 1 - lr * alpha per step (closed form)
+    w = nn.Parameter(torch.tensor([1.0, -2.0, 3.0]))
+    opt = torch.optim.Adam([w], lr=0.05)
+    h = decoupled_l2sp(opt, [w], alpha=2.0)
+    with torch.no_grad():
+        w.add_(torch.tensor([0.5, 0.01, -4.0]))
+    for _ in range(3):
+        opt.zero_grad()
+        (0 * w).sum().backward()
+        opt.step()
+    torch.testing.assert_close(w.detach() - h.anchors[0], (1 - 0.05 * 2.0) ** 3 * torch.tensor([0.5, 0.01, -4.0]))
+    handle.remove()
+    with pytest.raises(ValueError, match="not trained"):
+        decoupled_l2sp(torch.optim.SGD([w], lr=0.1), [nn.Parameter(torch.zeros(2))], 1.0)
+    with pytest.raises(ValueError, match=">= 0"):
+        decoupled_l2sp(opt, [w], -1.0)

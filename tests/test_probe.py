@@ -50,3 +50,21 @@ def test_bad_inputs() -> None:
         fit_linear_probe(Z, y, num_classes=2)
     with pytest.raises(ValueError, match="weight_decay"):
         fit_linear_probe(Z, y, weight_decay=-1.0)
+
+
+def test_random_starts_reach_one_minimum_and_bias_moves_by_a_common_shift() -> None:
+    Z, y = _data()
+    lam = 0.05
+    ref = fit_linear_probe(Z, y, 3, weight_decay=lam, tol=1e-10, max_iter=500).double()
+    J_ref = float(probe_objective(ref, Z.double(), y, lam))
+    assert abs(float(ref.linear.bias.sum())) < 1e-6  # the zero start keeps sum_c b_c = 0
+    for seed in range(3):
+        g = torch.Generator().manual_seed(seed)
+        probe = fit_linear_probe(Z, y, 3, weight_decay=lam, tol=1e-10, max_iter=500,
+                                 generator=g, init_scale=2.0).double()
+        with torch.no_grad():
+            assert abs(float(probe_objective(probe, Z.double(), y, lam)) - J_ref) < 1e-9
+            torch.testing.assert_close(probe.linear.weight, ref.linear.weight, atol=1e-5, rtol=0)
+            shift = probe.linear.bias - ref.linear.bias
+            assert float(shift.std()) < 1e-5 and abs(float(shift.mean())) > 1e-3  # a common shift
+            torch.testing.assert_close(probe(Z).softmax(1), ref(Z).softmax(1), atol=1e-5, rtol=0)

@@ -16,7 +16,14 @@
   which pulls the pretrained part :math:`w_S` toward its starting point :math:`w_S^0` and applies
   plain weight decay to the new head :math:`w_{\\bar S}` (Li, Grandvalet and Davoine, ICML 2018,
   "Explicit inductive bias for transfer learning with convolutional networks"). Its gradient is
-  :math:`\\alpha (w_S - w_S^0)` on the pretrained part and :math:`\\beta w_{\\bar S}` on the head.
+  :math:`\\alpha (w_S - w_S^0)` on the pretrained part and :math:`\\beta w_{\\bar S}` on the head,
+  so one plain SGD step on it contracts :math:`w_S - w_S^0` by :math:`1 - \\eta\\alpha`.
+* :func:`decoupled_l2sp`: the same pull applied as that contraction before every optimizer step,
+  outside the gradient, as AdamW applies weight decay (Loshchilov and Hutter, ICLR 2019, "Decoupled
+  weight decay regularization"). With plain SGD it is the same as adding :math:`\\Omega` to the
+  loss; with Adam it is not, because Adam divides the penalty's gradient, like every gradient, by
+  a running root mean square, which turns the contraction into steps of about :math:`\\eta` per
+  coordinate whatever the distance from :math:`w^0`.
 
 :class:`TransferModel` is a backbone plus a linear head. Introduced in notebook 06.
 """
@@ -26,6 +33,7 @@ from __future__ import annotations
 import math
 import types
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -38,6 +46,7 @@ __all__ = [
     "warmup_cosine",
     "freeze_batchnorm",
     "L2SPLoss",
+    "decoupled_l2sp",
 ]
 
 
@@ -208,3 +217,58 @@ class L2SPLoss(nn.Module):
 
     def forward(self, output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.task_loss(output, y) + self.penalty()
+
+
+def decoupled_l2sp(optimizer: torch.optim.Optimizer, pretrained: Iterable[nn.Parameter], alpha: float,
+                   new: Iterable[nn.Parameter] = (), beta: float = 0.0) -> Any:
+    """L2-SP decoupled from the gradient, as AdamW decouples weight decay.
+
+    Before every ``optimizer.step()``, each parameter is contracted with its group's current rate
+    :math:`\\eta_g` (so warm-up, schedules and discriminative rates apply):
+
+    .. math:: w_S \\leftarrow w_S^0 + (1 - \\eta_g \\alpha)(w_S - w_S^0), \\qquad
+              w_{\\bar S} \\leftarrow (1 - \\eta_g \\beta)\\, w_{\\bar S},
+
+    then the optimizer applies its own update for the task gradient (computed before the
+    contraction). With plain SGD (no momentum) the result equals one SGD step on task loss plus
+    :math:`\\Omega(w)` (:class:`L2SPLoss`); with Adam the penalty inside the loss would be rescaled
+    per coordinate, this form is not (Loshchilov and Hutter, ICLR 2019).
+
+    Args:
+        optimizer: the optimizer that trains the parameters (any ``torch.optim`` optimizer).
+        pretrained: parameters pulled toward their current values :math:`w_S^0` (copied now).
+        alpha: :math:`\\alpha \\ge 0`, the pull per unit of learning rate.
+        new: parameters decayed toward 0 (the new head), with ``beta``.
+        beta: :math:`\\beta \\ge 0`.
+
+    Returns:
+        The hook's handle; ``handle.remove()`` stops the pull. ``handle.anchors`` holds
+        :math:`w_S^0`.
+
+    Raises:
+        ValueError: a negative ``alpha`` or ``beta``, or a parameter the optimizer does not train.
+    """
+    if alpha < 0 or beta < 0:
+        raise ValueError(f"alpha and beta must be >= 0, got {alpha}, {beta}.")
+    group_of = {id(p): g for g in optimizer.param_groups for p in g["params"]}
+    pulls = [(p, p.detach().clone(), float(alpha)) for p in pretrained if p.requires_grad]
+    pulls += [(p, None, float(beta)) for p in new if p.requires_grad]
+    for p, _, _ in pulls:
+        if id(p) not in group_of:
+            raise ValueError(f"A parameter of shape {tuple(p.shape)} is not trained by the optimizer; "
+                             f"pass only parameters in optimizer.param_groups.")
+
+    @torch.no_grad()
+    def contract(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        for p, anchor, strength in pulls:
+            factor = group_of[id(p)]["lr"] * strength
+            if factor == 0:
+                continue
+            if anchor is None:
+                p.mul_(1 - factor)
+            else:
+                p.sub_(factor * (p - anchor))
+
+    handle = optimizer.register_step_pre_hook(contract)
+    handle.anchors = [a for _, a, _ in pulls if a is not None]
+    return handle

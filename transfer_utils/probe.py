@@ -5,12 +5,16 @@ With standardised features :math:`\\tilde z = (z - \\mu) / s` the probe minimise
 .. math:: J(W, b) = \\frac{1}{n} \\sum_{i=1}^{n} -\\log \\operatorname{softmax}(W \\tilde z_i + b)_{y_i}
           + \\frac{\\lambda}{2} \\lVert W \\rVert_F^2 ,
 
-which is convex in :math:`(W, b)` (strictly in :math:`W` for :math:`\\lambda > 0`), so full-batch
-L-BFGS with a strong-Wolfe line search finds its unique minimiser and the result does not depend on
-the initialisation or the seed. It is the same objective as scikit-learn's
-``LogisticRegression(C=1 / (n * lambda))``, used as the reference in the tests. The probe as an
-evaluation of representations: Alain and Bengio (2016), "Understanding intermediate layers using
-linear classifier probes". Introduced in notebook 05.
+which is convex in :math:`(W, b)`. For :math:`\\lambda > 0` the minimiser's :math:`W` is unique, but the
+bias is not penalised and the softmax ignores a shift of all logits, so
+:math:`J(W, b + c\\mathbf 1) = J(W, b)`: the minimisers form the line :math:`(W^*, b^* + c\\mathbf 1)`,
+with one minimum value and one set of predicted probabilities. Full-batch L-BFGS with a
+strong-Wolfe line search reaches that minimum from any start (the optional random start of
+:func:`fit_linear_probe` checks it); from the zero start it returns the bias with
+:math:`\\sum_c b_c = 0`, because the gradient in :math:`b` always sums to zero over classes. It is
+the same objective as scikit-learn's ``LogisticRegression(C=1 / (n * lambda))``, used as the
+reference in the tests. The probe as an evaluation of representations: Alain and Bengio (2016),
+"Understanding intermediate layers using linear classifier probes". Introduced in notebook 05.
 """
 
 from __future__ import annotations
@@ -64,6 +68,8 @@ def fit_linear_probe(
     max_iter: int = 200,
     tol: float = 1e-7,
     standardize: bool = True,
+    generator: torch.Generator | None = None,
+    init_scale: float = 1.0,
 ) -> LinearProbe:
     """Fit a :class:`LinearProbe` by full-batch L-BFGS (float64 internally).
 
@@ -75,6 +81,10 @@ def fit_linear_probe(
         max_iter: L-BFGS iterations.
         tol: stop when the gradient's largest entry is below this.
         standardize: centre and scale the features by their training mean and standard deviation.
+        generator: when given, L-BFGS starts from :math:`W, b` with independent
+            :math:`\\mathcal N(0, \\text{init\\_scale}^2)` entries drawn with it (a CPU generator)
+            instead of zeros; the minimum reached is the same, the bias only up to a common shift.
+        init_scale: the standard deviation of that random start.
 
     Returns:
         The fitted probe (float32, on ``Z``'s device), in evaluation mode.
@@ -98,6 +108,10 @@ def fit_linear_probe(
     else:
         mean, scale = torch.zeros_like(Z64[0]), torch.ones_like(Z64[0])
     probe = LinearProbe(mean, scale, num_classes).to(Z.device, torch.float64)
+    if generator is not None:
+        with torch.no_grad():
+            for p in probe.linear.parameters():
+                p.copy_(init_scale * torch.randn(p.shape, generator=generator, dtype=torch.float64))
     opt = torch.optim.LBFGS(probe.linear.parameters(), lr=1.0, max_iter=max_iter,
                             tolerance_grad=tol, tolerance_change=1e-12, history_size=20,
                             line_search_fn="strong_wolfe")
