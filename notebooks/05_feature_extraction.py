@@ -21,11 +21,11 @@
 # A network trained on a large source task computes features that are useful far beyond that task.
 # The cheapest way to transfer them is to freeze the network, compute the features of the target
 # images once, and fit only a linear classifier on top: a *linear probe*. Because the features are
-# fixed, the probe is a convex problem with a unique optimum, so what it measures is the quality of the
-# representation, not the luck of an optimiser. We use it to ask three questions: which layer of a
-# pretrained network transfers best, how many target labels a pretrained representation saves
-# compared with training from scratch, and whether a representation learned without any labels (a
-# small contrastive model) is already linearly useful.
+# fixed, the probe is a convex problem whose minimum does not depend on where the optimiser starts,
+# so what it measures is the quality of the representation, not the luck of an optimiser. We use it
+# to ask three questions: which layer of a pretrained network transfers best, how many target labels
+# a pretrained representation saves compared with training from scratch, and whether a representation
+# learned without any labels (a small contrastive model) is already linearly useful.
 #
 # **In one line:** frozen pretrained features plus a convex linear probe beat scratch with few labels.
 #
@@ -53,7 +53,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
-from transfer_utils.backbones import load_backbone
+from transfer_utils.backbones import SmallCNN, load_backbone, train_scratch
 from transfer_utils.contrastive import augment_digits, nt_xent_loss
 from transfer_utils.data.cifar import CIFAR10_CLASSES, balanced_subset_indices, cifar10_tensors
 from transfer_utils.data.digits import digit_domains
@@ -64,7 +64,7 @@ from transfer_utils.probe import fit_linear_probe, probe_objective
 from transfer_utils.profile import get_profile
 from transfer_utils.seed import seed_everything
 from transfer_utils.source_models import DigitCNN, get_digit_source_model
-from transfer_utils.training import evaluate, fit
+from transfer_utils.training import evaluate
 
 device = get_device(); profile = get_profile(); generator = seed_everything(profile.seed); use_course_style()
 print(device_report(device)); print(profile)
@@ -82,9 +82,16 @@ print(device_report(device)); print(profile)
 # With $p_i = \operatorname{softmax}(W \tilde z_i + b)$ and one-hot $e_{y_i}$, the gradient is
 # $\nabla_W J = \frac1n \sum_i (p_i - e_{y_i}) \tilde z_i^\top + \lambda W$ and the Hessian is a sum of
 # positive semi-definite terms $(\operatorname{diag}(p_i) - p_i p_i^\top) \otimes \tilde z_i \tilde z_i^\top$
-# plus $\lambda I$: $J$ is convex (strictly in $W$ for $\lambda > 0$). Full-batch L-BFGS
-# (notebook 03) therefore finds the same optimum from any start. We check on toy data that the
-# fitted probe has zero gradient, by autograd, and that the objective does not depend on the seed.
+# plus $\lambda I$ on $W$: $J$ is convex, and for $\lambda > 0$ strictly convex in $W$. It is *not*
+# strictly convex in the bias: $b$ is not penalised and the softmax ignores a shift of all logits,
+# so $J(W, b + c\mathbf 1) = J(W, b)$ for every $c$. The minimisers form a line
+# $\{(W^*, b^* + c\mathbf 1)\}$ with one $W^*$, one minimum value $J^*$ and one set of predicted
+# probabilities; only the raw bias depends on the start. (From the zero start L-BFGS returns the bias
+# with $\sum_c b_c = 0$: the gradient in $b$, $\frac1n\sum_i (p_i - e_{y_i})$, always sums to zero
+# over classes, so the common shift never moves.) We check on toy data that the fitted probe has zero
+# gradient, by autograd; then that L-BFGS started from random points, one per seed of the profile,
+# reaches the same minimum: the same $J^*$, the same $W^*$, and a bias that differs only by a shift
+# common to all classes.
 
 # %%
 X_toy = torch.randn(300, 5, generator=generator) + torch.arange(3).repeat(100)[:, None].float()
@@ -96,6 +103,31 @@ grad_W, grad_b = torch.autograd.grad(probe_objective(probe_toy, X_toy.double(), 
 torch.testing.assert_close(grad_W, torch.zeros_like(grad_W), atol=1e-6, rtol=0)
 torch.testing.assert_close(grad_b, torch.zeros_like(grad_b), atol=1e-6, rtol=0)
 print(f"largest gradient entry at the L-BFGS optimum: {max(grad_W.abs().max(), grad_b.abs().max()):.1e}")
+
+# %% [markdown]
+# Now the starts. Each draws $W$ and $b$ with standard deviation 3 from its own seed. What tolerance
+# can we ask? L-BFGS stops once the gradient is tiny or $J$ stops changing (by $10^{-12}$), and the
+# probe comes back in float32 (relative rounding errors of about $10^{-7}$), which changes $J$ only
+# to second order: the minimum values must agree far below $10^{-9}$. The parameters are pinned down
+# less sharply, because a minimum is flat: near it $J - J^* \approx \frac{\mu}{2}\lVert\theta - \theta^*\rVert^2$
+# with $\mu$ the smallest curvature (of the order of $\lambda = 0.01$ here), so $J$ agreeing to $10^{-12}$ fixes
+# $\theta$ only to about $\sqrt{2 \cdot 10^{-12} / \mu} \approx 10^{-5}$. We ask $10^{-4}$ of $W$ and
+# of the spread of the bias shift over classes, while the shift itself is of order 1.
+
+# %%
+J_star = probe_objective(probe_toy, X_toy.double(), y_toy, 0.01).item()
+for seed in profile.seeds:
+    probe_s = fit_linear_probe(X_toy, y_toy, 3, weight_decay=0.01, tol=1e-10, max_iter=500,
+                               generator=torch.Generator().manual_seed(seed), init_scale=3.0).double()
+    with torch.no_grad():
+        J_s = probe_objective(probe_s, X_toy.double(), y_toy, 0.01).item()
+        dW = (probe_s.linear.weight - probe_toy.linear.weight).abs().max().item()
+        shift = probe_s.linear.bias - probe_toy.linear.bias
+    print(f"start from seed {seed}: |J - J*| = {abs(J_s - J_star):.1e}, max |W - W*| = {dW:.1e}, "
+          f"bias shift {[round(v, 4) for v in shift.tolist()]}")
+    assert abs(J_s - J_star) < 1e-9, (seed, J_s, J_star)
+    assert dW < 1e-4, (seed, dW)
+    assert shift.max() - shift.min() < 1e-4, (seed, shift)  # the bias moves by a common shift only
 
 # %% [markdown]
 # ## 2. A pretrained natural-image network, frozen
@@ -116,12 +148,13 @@ print(backbone.name, "|", backbone.weights, "| input", image_size, "px | stages"
 assert backbone.pretrained
 
 # %% [markdown]
-# We load a class-balanced CIFAR-10 subset (Krizhevsky 2009): the subsets are deterministic, and for
-# one seed the $k$-per-class subset is contained in every larger one.
+# We load a class-balanced CIFAR-10 subset (Krizhevsky 2009), drawn with the profile's first seed:
+# the subsets are deterministic, and for one seed the $k$-per-class subset is contained in every
+# larger one.
 
 # %%
-cifar_train = cifar10_tensors("train", n_per_class=n_pool, seed=0)
-cifar_test = cifar10_tensors("test", n_per_class=n_test, seed=0)
+cifar_train = cifar10_tensors("train", n_per_class=n_pool, seed=profile.seed)
+cifar_test = cifar10_tensors("test", n_per_class=n_test, seed=profile.seed)
 X_tr, y_tr = cifar_train.tensors
 X_te, y_te = cifar_test.tensors
 fig, axes = plt.subplots(1, 10, figsize=(10, 1.4))
@@ -172,8 +205,9 @@ print({k: round(v, 3) for k, v in layer_acc.items()}, "best:", best_layer)
 # %% [markdown]
 # The first stage is barely better than a probe on colours; accuracy rises with depth, and the best
 # stage is usually one of the last few, not necessarily the very last (whose features are the most
-# ImageNet-specific). We check that depth pays: the best stage beats the first by a wide margin
-# (measured in the quick profile: first stage 0.27-0.28, best stage 0.67, across probe strengths).
+# ImageNet-specific). We check that depth pays: the best stage beats the first by more than 0.2
+# (over the claims sweep's six runs, each with its own draw of images, on three CPU kernel sets,
+# `benchmarks/claims.json`: first stage 0.22-0.27, best stage 0.60-0.65).
 
 # %%
 assert layer_acc[best_layer] > layer_acc[backbone.stages[0]] + 0.2, layer_acc
@@ -182,49 +216,38 @@ assert layer_acc[best_layer] > layer_acc[backbone.stages[0]] + 0.2, layer_acc
 # ## 4. Label efficiency on natural images: probe against scratch
 #
 # A label-efficiency curve plots test accuracy against the number of labelled images per class.
-# The probe uses the final features of the frozen network. The baseline is a small CNN trained from
-# scratch on the same labelled images (Adam, a fixed budget of steps). Both see exactly the same
-# images for each seed.
+# The probe uses the final features of the frozen network. The baseline is a small CNN (`SmallCNN`,
+# about 15k parameters, on the native 32 px images) trained from scratch on the same labelled images
+# by `train_scratch`, with a budget of its own that lets it fit them: Adam with a one-cycle schedule
+# (the rate warms up to a peak of $5 \times 10^{-3}$, then decays by a cosine; Smith and Topin 2019)
+# for 300 steps or 30 epochs, whichever is more, in the quick profile: at 10 labels per class that
+# is 75 passes over its 100 images, at 50 labels per class 480 steps. In a small search on this data
+# (peak rates $2 \times 10^{-3}$ to $10^{-2}$, constant or one-cycle, 40 to 600 steps) this was the
+# best setting for scratch within a cost a laptop affords; a few dozen constant-rate steps would leave
+# the CNN far from fitting its labels and make scratch training look worse than it is. Both see
+# exactly the same images for each seed; neither uses data augmentation. The cell after the curve
+# prints each scratch network's accuracy on its own training images, to show how nearly it fitted
+# them.
 
 # %%
-class SmallCNN(nn.Module):
-    """A small CIFAR network trained from scratch (the baseline)."""
-
-    def __init__(self, num_classes: int = 10) -> None:
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, num_classes))
-
-    def forward(self, x):
-        return self.net(x)
-
-
-def train_scratch(make_model, X, y, X_test, y_test, seed, steps=60, lr=2e-3, batch_size=64):
-    """Train a fresh model for about `steps` Adam steps; return its test accuracy."""
-    torch.manual_seed(seed)
-    model = make_model().to(device)
-    loader = DataLoader(TensorDataset(X, y), batch_size=min(batch_size, len(y)), shuffle=True,
-                        generator=torch.Generator().manual_seed(seed))
-    num_epochs = max(1, round(steps / len(loader)))
-    fit(model, loader, loss_fn=nn.CrossEntropyLoss(), optimizer=torch.optim.Adam(model.parameters(), lr),
-        num_epochs=num_epochs, device=device, progress=False)
-    return evaluate(model, DataLoader(TensorDataset(X_test, y_test), batch_size=500), device=device)["accuracy"]
+def scratch_accuracy(make_model, X, y, X_test, y_test, seed, **budget):
+    """Train `make_model()` from scratch on (X, y); return (test accuracy, accuracy on X itself)."""
+    model, _ = train_scratch(make_model, X, y, seed=seed, device=device, **budget)
+    return tuple(evaluate(model, DataLoader(TensorDataset(A, b), batch_size=500), device=device)["accuracy"]
+                 for A, b in ((X_test, y_test), (X, y)))
 
 
 budgets = profile.pick(quick=[2, 10, 50], full=[2, 10, 50, 250, 1000, 5000])
 Z_tr, Z_te = feats_tr[backbone.stages[-1]], feats_te[backbone.stages[-1]]
 cifar_curve = {"probe (frozen ImageNet features)": [], "small CNN from scratch": []}
-cifar_runs = {}
+cifar_runs, scratch_fit = {}, {}
 for k in tqdm(budgets, desc="CIFAR label budgets"):
     for seed in profile.seeds:
         idx = balanced_subset_indices(y_tr, k, seed)
-        cifar_runs[k, seed] = (probe_accuracy(Z_tr[idx], y_tr[idx], Z_te, y_te),
-                               train_scratch(SmallCNN, X_tr[idx], y_tr[idx], X_te, y_te, seed,
-                                             steps=profile.pick(quick=40, full=2000),
-                                             batch_size=profile.pick(quick=32, full=128)))
+        scratch_acc, scratch_fit[k, seed] = scratch_accuracy(
+            SmallCNN, X_tr[idx], y_tr[idx], X_te, y_te, seed, steps=profile.pick(quick=300, full=4000),
+            batch_size=profile.pick(quick=32, full=128))
+        cifar_runs[k, seed] = (probe_accuracy(Z_tr[idx], y_tr[idx], Z_te, y_te), scratch_acc)
     for j, key in enumerate(cifar_curve):
         cifar_curve[key].append(sum(cifar_runs[k, s][j] for s in profile.seeds) / len(profile.seeds))
 
@@ -237,28 +260,37 @@ plot_curves({k: [100 * a for a in v] for k, v in cifar_curve.items()}, x=budgets
             xlabel="labelled images per class", ylabel="test accuracy (%)",
             title="CIFAR-10: label efficiency")
 plt.show()
+print("labels per class: [(probe, scratch) test accuracy per seed] | scratch accuracy on its training images")
 for k in budgets:
-    print(k, [tuple(round(a, 3) for a in cifar_runs[k, s]) for s in profile.seeds])
+    print(k, [tuple(round(a, 3) for a in cifar_runs[k, s]) for s in profile.seeds], "|",
+          [round(scratch_fit[k, s], 2) for s in profile.seeds])
 
 # %% [markdown]
-# With 10 labels per class the frozen ImageNet features are far ahead of a network that must learn
-# its features from 100 images. The check uses every seed (measured in the quick profile at 10 labels
-# per class: probe 0.42-0.47, scratch CNN 0.10-0.21, smallest per-seed gap 0.21; the check asks 0.1).
+# With 10 labels per class the frozen ImageNet features are well ahead of a network that must learn
+# its features from 100 images, even one trained until it (nearly) fits them (its training accuracy,
+# printed above, is 1 or close to it with 2 and 10 labels per class). With 50 labels per class the same budget
+# leaves the CNN short of fitting its 500 images (see its training accuracy), so the scratch point
+# there flatters the probe a little; the check is therefore made at 10 labels per class, where the
+# baseline has had its fair budget. It asks that the probe win on every seed, and by more than 0.05
+# on average over the profile's seeds (over the claims sweep's 18 seeds on three CPU kernel sets:
+# per-seed gap 0.08-0.16, a run's mean gap 0.12-0.19).
 
 # %%
-for seed in profile.seeds:
-    probe_acc, scratch_acc = cifar_runs[10, seed]
-    assert probe_acc > scratch_acc + 0.1, (seed, probe_acc, scratch_acc)
+cifar_gaps = [cifar_runs[10, s][0] - cifar_runs[10, s][1] for s in profile.seeds]
+print("probe - scratch at 10 labels per class, per seed:", [round(g, 3) for g in cifar_gaps])
+assert min(cifar_gaps) > 0, cifar_gaps
+assert sum(cifar_gaps) / len(cifar_gaps) > 0.05, cifar_gaps
 
 # %% [markdown]
 # ## 5. Digits: an MNIST-pretrained network probed on USPS
 #
 # The same question on the digit domains of notebook 04: the source network was trained on MNIST
 # only; its 128-dimensional penultimate features are probed with a few USPS labels, against the same
-# architecture trained from scratch on those USPS labels.
+# architecture trained from scratch on those USPS labels with the protocol above (one-cycle Adam,
+# 100 steps or 30 epochs, whichever is more, batches of up to 64).
 
 # %%
-domains = digit_domains(n_source=1000, seed=0)
+domains = digit_domains(n_source=1000, seed=profile.seed)
 Xu_tr, yu_tr = domains.target_train.tensors
 Xu_te, yu_te = domains.target_test.tensors
 source_model = get_digit_source_model(device)
@@ -270,14 +302,16 @@ for k in tqdm(digit_budgets, desc="USPS label budgets"):
     for seed in profile.seeds:
         idx = balanced_subset_indices(yu_tr, k, seed)
         digit_runs[k, seed] = (probe_accuracy(Zu_tr[idx], yu_tr[idx], Zu_te, yu_te),
-                               train_scratch(DigitCNN, Xu_tr[idx], yu_tr[idx], Xu_te, yu_te, seed, steps=100))
+                               scratch_accuracy(DigitCNN, Xu_tr[idx], yu_tr[idx], Xu_te, yu_te, seed,
+                                                steps=100, batch_size=64)[0])
 digit_curve = {name: [sum(digit_runs[k, s][j] for s in profile.seeds) / len(profile.seeds) for k in digit_budgets]
                for j, name in enumerate(["probe (frozen MNIST features)", "DigitCNN from scratch"])}
 
 # %% [markdown]
 # The curve shows the classic crossing: with one label per class the MNIST features win clearly;
-# with tens of labels per class a network trained on USPS itself catches up and passes the probe,
-# because the frozen features were never adapted to USPS (the next notebook fine-tunes them).
+# with tens of labels per class a network trained on USPS itself catches up with the probe (compare
+# the values printed for 20 labels per class), because the frozen features were never adapted to
+# USPS (the next notebook fine-tunes them).
 
 # %%
 fig, ax = plt.subplots()
@@ -289,13 +323,15 @@ for k in digit_budgets:
     print(k, [tuple(round(a, 3) for a in digit_runs[k, s]) for s in profile.seeds])
 
 # %% [markdown]
-# Check (scratch runs, 3 seeds, one label per class: probe 0.64-0.69, scratch 0.55-0.59, smallest
-# per-seed gap 0.078): the pretrained features win with one label per class on every seed.
+# Check: with one label per class the pretrained features win on every seed, and by more than 0.05
+# on average over the profile's seeds (over the claims sweep's 18 seeds on three CPU kernel sets:
+# per-seed gap 0.06-0.11, a run's mean gap 0.11-0.16).
 
 # %%
-for seed in profile.seeds:
-    probe_acc, scratch_acc = digit_runs[1, seed]
-    assert probe_acc > scratch_acc + 0.03, (seed, probe_acc, scratch_acc)
+digit_gaps = [digit_runs[1, s][0] - digit_runs[1, s][1] for s in profile.seeds]
+print("probe - scratch at 1 label per class, per seed:", [round(g, 3) for g in digit_gaps])
+assert min(digit_gaps) > 0, digit_gaps
+assert sum(digit_gaps) / len(digit_gaps) > 0.05, digit_gaps
 
 # %% [markdown]
 # ## 6. Representations without labels: a small SimCLR
@@ -325,13 +361,13 @@ plt.show()
 # We train on the unlabeled USPS adaptation images (their labels are never read here).
 
 # %%
-torch.manual_seed(0)
+torch.manual_seed(profile.seed)
 encoder = DigitCNN().features.to(device)
 projector = nn.Sequential(nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 32)).to(device)
 simclr_opt = torch.optim.Adam([*encoder.parameters(), *projector.parameters()], lr=1e-3)
 simclr_steps, simclr_batch, tau = profile.pick(quick=200, full=3000), 128, 0.2
 simclr_losses = []
-g_views = torch.Generator().manual_seed(0)
+g_views = torch.Generator().manual_seed(profile.seed + 1)  # its own stream, decorrelated from the init
 for step in tqdm(range(simclr_steps), desc="SimCLR"):
     batch = Xu_tr[torch.randint(0, len(Xu_tr), (simclr_batch,), generator=g_views)].to(device)
     loss = nt_xent_loss(projector(encoder(augment_digits(batch, generator=g_views))),
@@ -354,7 +390,7 @@ plt.show()
 # training (random weights) and on raw pixels.
 
 # %%
-torch.manual_seed(0)
+torch.manual_seed(profile.seed)
 random_encoder = DigitCNN().features.to(device)  # the same initialisation the SimCLR run started from
 reps = {"SimCLR encoder": encoder, "same encoder, untrained": random_encoder, "raw pixels": nn.Flatten()}
 rep_feats = {name: (extract_features(f, Xu_tr, device=device, progress=False),
@@ -376,21 +412,26 @@ print({key: round(v, 3) for key, v in simclr_runs.items()})
 # %% [markdown]
 # Checks: the contrastive loss fell well below its uninformative value, and with 20 labels per
 # class the probe on the SimCLR encoder beats the probe on the same encoder before training on every
-# seed (measured, 3 seeds: 0.879-0.891 against 0.807-0.834, smallest gap 0.052; the check asks 0.02;
-# with one label per class the untrained encoder was still ahead, so the check is made where the
-# effect is).
+# seed, by more than 0.015 on average over the profile's seeds. The gain is real but modest after
+# 200 steps, and it varies with the seed of the SimCLR run itself, so the check is on the average
+# (over the claims sweep's 18 seeds on three CPU kernel sets: per-seed gain 0.023-0.053, a run's mean
+# gain 0.028-0.058). With one label per class the untrained encoder is often still ahead (printed
+# above), so the check is made where the effect is.
 
 # %%
 assert sum(simclr_losses[-20:]) / 20 < chance - 1.0, simclr_losses[-20:]
-for seed in profile.seeds:
-    gain = simclr_runs["SimCLR encoder", 20, seed] - simclr_runs["same encoder, untrained", 20, seed]
-    assert gain > 0.02, (seed, gain)
+simclr_gains = [simclr_runs["SimCLR encoder", 20, s] - simclr_runs["same encoder, untrained", 20, s]
+                for s in profile.seeds]
+print("SimCLR - untrained at 20 labels per class, per seed:", [round(g, 3) for g in simclr_gains])
+assert min(simclr_gains) > 0, simclr_gains
+assert sum(simclr_gains) / len(simclr_gains) > 0.015, simclr_gains
 
 # %% [markdown]
 # ## Summary
 #
-# * A frozen network plus a linear probe is a convex problem: L-BFGS finds its unique optimum, so the
-#   probe's accuracy measures the representation.
+# * A frozen network plus a linear probe is a convex problem: L-BFGS reaches the same minimum and the
+#   same predictions from any start (only the unpenalised bias may differ, by a shift common to all
+#   classes), so the probe's accuracy measures the representation, not the optimiser.
 # * Features are extracted once and reused across layers, label budgets and seeds.
 # * Deeper stages of an ImageNet network transfer better to CIFAR-10 than shallow ones; the best
 #   stage need not be the last.
@@ -408,7 +449,7 @@ for seed in profile.seeds:
 #
 # ```python
 # for wd in [1e-4, 1e-3, 1e-2, 1e-1, 1.0]:
-#     idx = balanced_subset_indices(y_tr, 10, 0)
+#     idx = balanced_subset_indices(y_tr, 10, profile.seed)
 #     print(wd, probe_accuracy(Z_tr[idx], y_tr[idx], Z_te, y_te, weight_decay=wd))
 # ```
 # With few labels a stronger penalty helps (the probe has $10 \times D$ weights for 100 images);
@@ -441,7 +482,7 @@ for seed in profile.seeds:
 #
 # ```python
 # for k in budgets:
-#     idx = balanced_subset_indices(y_tr, k, 0)
+#     idx = balanced_subset_indices(y_tr, k, profile.seed)
 #     print(k, {s: round(probe_accuracy(feats_tr[s][idx], y_tr[idx], feats_te[s], y_te), 3)
 #               for s in backbone.stages})
 # ```
@@ -470,3 +511,4 @@ for seed in profile.seeds:
 # * A. van den Oord, Y. Li, O. Vinyals (2018). *Representation learning with contrastive predictive coding.* arXiv:1807.03748.
 # * T. Chen, S. Kornblith, M. Norouzi, G. Hinton (2020). *A simple framework for contrastive learning of visual representations.* ICML.
 # * S. Kornblith, J. Shlens, Q. V. Le (2019). *Do better ImageNet models transfer better?* CVPR.
+# * L. N. Smith, N. Topin (2019). *Super-convergence: very fast training of neural networks using large learning rates.* SPIE Defense + Commercial Sensing.

@@ -36,7 +36,7 @@
 #
 # **Prerequisites:** notebook 05 (linear probe, label efficiency), notebook 02 (learning rates).
 #
-# **Run time:** quick profile about 55 s on a 2-core laptop CPU; full profile fine-tunes an ImageNet
+# **Run time:** quick profile about 70 s on a 2-core laptop CPU; full profile fine-tunes an ImageNet
 # ResNet-50 on all of CIFAR-10 at 224 px on a GPU (about an hour on one modern GPU).
 
 # %% [markdown]
@@ -52,7 +52,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
-from transfer_utils.backbones import load_backbone
+from transfer_utils.backbones import SmallCNN, load_backbone, train_scratch
 from transfer_utils.data.cifar import balanced_subset_indices, cifar10_tensors
 from transfer_utils.data.digits import digit_domains
 from transfer_utils.device import device_report, get_device
@@ -61,6 +61,7 @@ from transfer_utils.finetune import (
     L2SPLoss,
     TransferModel,
     count_parameters,
+    decoupled_l2sp,
     discriminative_param_groups,
     freeze_batchnorm,
     set_trainable,
@@ -98,9 +99,9 @@ print(device_report(device)); print(profile)
 # $$\Omega(w) = \frac{\alpha}{2}\lVert w_S - w_S^0\rVert_2^2 + \frac{\beta}{2}\lVert w_{\bar S}\rVert_2^2,\qquad
 #   \nabla_{w_S}\Omega = \alpha (w_S - w_S^0),\quad \nabla_{w_{\bar S}}\Omega = \beta\, w_{\bar S}.$$
 #
-# A gradient step on $\Omega$ alone contracts $w_S - w_S^0$ by the factor $1 - \eta\alpha$, exactly
-# as weight decay contracts $w$. We check the gradient formula against autograd on the MNIST source
-# network, after moving its weights away from the start.
+# With plain SGD, a gradient step on $\Omega$ alone contracts $w_S - w_S^0$ by the factor
+# $1 - \eta\alpha$, exactly as weight decay contracts $w$ (exercise 2). We check the gradient formula
+# against autograd on the MNIST source network, after moving its weights away from the start.
 
 # %%
 source_model = get_digit_source_model(device)
@@ -118,6 +119,44 @@ for g, e in zip(grads, expected):
     torch.testing.assert_close(g, e.detach())
 print(f"L2-SP penalty {penalty.item():.4f}; gradient equals alpha (w - w0) and beta w on all "
       f"{len(grads)} tensors")
+
+# %% [markdown]
+# With Adam, a penalty in the loss is no longer a contraction. Adam divides each coordinate's
+# gradient by a running root mean square of that coordinate's gradients; on its first step the
+# update is $\eta\, g / (|g| + \epsilon) \approx \eta \operatorname{sign}(g)$, so every weight moves
+# by $\eta$ toward $w^0$ whether it is far from it or already close. Loshchilov and Hutter (2019)
+# showed the same for weight decay and gave the cure, AdamW: apply the contraction outside the
+# gradient, $w_S \leftarrow w_S^0 + (1 - \eta\alpha)(w_S - w_S^0)$ before each step
+# (`decoupled_l2sp`). We take one Adam step on $\Omega$ alone each way, from the moved weights above,
+# and check both closed forms (in float64, so that rounding cannot blur them). Everything below that
+# trains with Adam or AdamW uses the decoupled form.
+
+# %%
+eta, alpha = 1e-3, 0.3
+steps_taken = {}
+for form in ["penalty in the loss", "decoupled"]:
+    m = copy.deepcopy(source_model).double()  # anchors w0 = the source weights
+    opt = torch.optim.Adam(m.features.parameters(), lr=eta)
+    if form == "decoupled":
+        decoupled_l2sp(opt, m.features.parameters(), alpha)
+    else:
+        l2sp = L2SPLoss(nn.CrossEntropyLoss(), m.features.parameters(), alpha=alpha, beta=0.0)
+    m.load_state_dict(check_model.state_dict())  # the moved weights w, copied in place
+    opt.zero_grad()
+    if form == "penalty in the loss":
+        l2sp.penalty().backward()
+    opt.step()
+    steps_taken[form] = [(p.detach() - w.detach().double(), w.detach().double() - w0.detach().double())
+                         for p, w, w0 in zip(m.features.parameters(), check_model.features.parameters(),
+                                             source_model.features.parameters())]
+for (step, dist) in steps_taken["decoupled"]:  # exact contraction: the step is -eta alpha (w - w0)
+    torch.testing.assert_close(step, -eta * alpha * dist, atol=1e-15, rtol=1e-9)
+for (step, dist) in steps_taken["penalty in the loss"]:  # Adam: about -eta sign(w - w0), any distance
+    big = alpha * dist.abs() > 1e-4  # where Adam's epsilon (1e-8) is negligible against the gradient
+    torch.testing.assert_close(step[big], -eta * dist[big].sign(), atol=0, rtol=1e-3)
+ratio = torch.cat([(step / dist).flatten() for step, dist in steps_taken["penalty in the loss"]])
+print(f"decoupled: every weight moves by eta * alpha = {eta * alpha:.1e} times its distance to w0; "
+      f"penalty in Adam's loss: by {ratio.abs().min():.1e} to {ratio.abs().max():.1e} times it")
 
 # %% [markdown]
 # The warm-up schedule, with discriminative rates for four blocks ($\gamma = 0.5$): every group follows
@@ -151,11 +190,11 @@ torch.testing.assert_close(lrs[:, 0], lrs[:, 3] * 0.125)  # gamma^3 below the he
 # | full fine-tuning | all layers train | random | discriminative rates, warm-up |
 # | partial freezing | convolutions frozen, last layer trains | probe | warm-up |
 # | LP-FT | all layers train | probe (Kumar et al. 2022) | discriminative rates, warm-up |
-# | LP-FT + L2-SP, LP-FT + frozen BN | as LP-FT | probe | $\Omega(w)$ / frozen BN statistics |
+# | LP-FT + L2-SP, LP-FT + frozen BN | as LP-FT | probe | decoupled $\Omega(w)$ / frozen BN statistics |
 # | scratch | random init, all train | random | - |
 
 # %%
-domains = digit_domains(n_source=1000, seed=0)
+domains = digit_domains(n_source=1000, seed=profile.seed)
 Xu_tr, yu_tr = domains.target_train.tensors
 Xu_te, yu_te = domains.target_test.tensors
 Zu_tr = extract_features(source_model.features, Xu_tr, device=device, progress=False)
@@ -187,8 +226,8 @@ def fine_tune_digits(strategy, idx, seed, probe=None, steps=100, lr=1e-3, val_lo
     total = num_epochs * len(loader)
     scheduler = warmup_cosine(optimizer, max(1, total // 10), total)
     loss_fn = nn.CrossEntropyLoss()
-    if strategy == "LP-FT + L2-SP":
-        loss_fn = L2SPLoss(loss_fn, model.features.parameters(), model.classifier.parameters(), alpha=0.1, beta=0.0)
+    if strategy == "LP-FT + L2-SP":  # decoupled, as AdamW: Adam would rescale a penalty in the loss
+        decoupled_l2sp(optimizer, model.features.parameters(), alpha=5.0)
     history = fit(model, loader, loss_fn=loss_fn, optimizer=optimizer, num_epochs=num_epochs, device=device,
                   scheduler=scheduler, step_scheduler_per_batch=True, val_loader=val_loader, progress=False)
     return model, history
@@ -250,14 +289,16 @@ for k in budgets:
     print(k, {m: [round(runs[m, k, s], 3) for s in profile.seeds] for m in methods})
 
 # %% [markdown]
-# With 50 labels per class fine-tuning beats the frozen probe on every seed. In scratch runs of the
-# quick profile (3 seeds) LP-FT reached 0.925-0.941 against the probe's 0.891-0.899, a smallest gap
-# of 0.034; the check asks for 0.015.
+# With 50 labels per class fine-tuning beats the frozen probe on every seed, by more than 0.01 on
+# each and more than 0.02 on average over the profile's seeds (over the claims sweep's 18 seeds on
+# three CPU kernel sets, `benchmarks/claims.json`: the smallest per-seed gain of a run 0.023-0.035,
+# the mean gain of a run 0.030-0.036).
 
 # %%
-for seed in profile.seeds:
-    gain = runs["LP-FT", 50, seed] - runs["linear probe", 50, seed]
-    assert gain > 0.015, (seed, gain)
+ft_gains = [runs["LP-FT", 50, s] - runs["linear probe", 50, s] for s in profile.seeds]
+print("LP-FT - probe at 50 labels per class, per seed:", [round(g, 3) for g in ft_gains])
+assert min(ft_gains) > 0.01, ft_gains
+assert sum(ft_gains) / len(ft_gains) > 0.02, ft_gains
 
 # %% [markdown]
 # ## 4. The natural-image recipe: an ImageNet network fine-tuned on CIFAR-10
@@ -267,31 +308,37 @@ for seed in profile.seeds:
 # decay, batch norm in training mode (batches of 128 give good statistics). Kornblith, Shlens and Le
 # (2019, "Do Better ImageNet Models Transfer Better?", CVPR) report about **96.6 % top-1** for an
 # ImageNet ResNet-50 fine-tuned on CIFAR-10; they tuned SGD with Nesterov momentum per dataset, so
-# our AdamW run is a comparison with that figure, not a reproduction of their search. The quick profile runs
-# the same code, LP-FT with discriminative rates, warm-up and L2-SP, on a small subset offline with
-# the EfficientNet-Lite0 ImageNet weights (ResNet weights cannot be downloaded offline), at 32 px so
-# that a CPU can afford full backpropagation.
+# our AdamW run is a comparison with that figure, not a reproduction of their search. The quick
+# profile runs the same code, LP-FT with discriminative rates, warm-up and L2-SP, on a small subset
+# offline with the EfficientNet-Lite0 ImageNet weights (ResNet weights cannot be downloaded
+# offline), at 64 px (as in notebook 05) so that a CPU can afford full backpropagation.
 
 # %%
 backbone_name = profile.pick(quick="efficientnet_lite0", full="resnet50")
-image_size = profile.pick(quick=32, full=224)
+image_size = profile.pick(quick=64, full=224)
 n_train, n_test = profile.pick(quick=30, full=5000), profile.pick(quick=50, full=1000)
 num_epochs = profile.pick(quick=3, full=20)
 batch_size = profile.pick(quick=32, full=128)
 backbone = load_backbone(backbone_name, image_size=image_size).to(device)
 print(backbone.name, "|", backbone.weights)
-cifar_train = cifar10_tensors("train", n_per_class=n_train, seed=0)
-cifar_test = cifar10_tensors("test", n_per_class=n_test, seed=0)
+cifar_train = cifar10_tensors("train", n_per_class=n_train, seed=profile.seed)
+cifar_test = cifar10_tensors("test", n_per_class=n_test, seed=profile.seed)
 X_tr, y_tr = cifar_train.tensors
 X_te, y_te = cifar_test.tensors
 print(f"train {tuple(X_tr.shape)}, test {tuple(X_te.shape)}, {image_size} px, {num_epochs} epochs")
 
 # %% [markdown]
 # Step 1 (LP): a linear probe on the frozen features; step 2 (FT): every layer trains, the head
-# starting from the probe, with discriminative rates over the backbone's stages, warm-up, and L2-SP
-# toward the ImageNet weights, AdamW as the optimizer. In the quick profile (batches of 32) the
-# pretrained network's batch-norm statistics are frozen. The same function applied to a randomly
-# initialised network (`pretrained=False`) is the scratch baseline.
+# starting from the probe, with discriminative rates over the backbone's stages, warm-up, and
+# decoupled L2-SP toward the ImageNet weights, AdamW as the optimizer. In the quick profile (batches
+# of 32) the pretrained network's batch-norm statistics are frozen.
+#
+# The baseline must be fair. The same EfficientNet, randomly initialised and trained for the same
+# three epochs, stays at chance: that measures only that 3.4 million parameters cannot be learned
+# in 27 steps, not what training from scratch can do with these images. The fair scratch baseline is
+# the one a practitioner would train on 300 images: notebook 05's `SmallCNN` on the native 32 px
+# images, with its own rate and a budget that lets it fit them (`train_scratch`: one-cycle Adam,
+# 300 steps or 30 epochs in the quick profile).
 
 # %%
 Z_tr = extract_features(backbone, X_tr, batch_size=250, device=device, desc="features")
@@ -301,8 +348,8 @@ cifar_probe_acc = (cifar_probe(Z_te).argmax(1) == y_te).float().mean().item()
 cifar_test_loader = DataLoader(TensorDataset(X_te, y_te), batch_size=250)
 
 
-def fine_tune_natural(body, head, lr, l2sp_alpha, seed=0):
-    """LP-FT recipe on CIFAR-10: discriminative rates over stages, warm-up + cosine, L2-SP."""
+def fine_tune_natural(body, head, lr, l2sp_alpha, seed=profile.seed):
+    """LP-FT recipe on CIFAR-10: discriminative rates over stages, warm-up + cosine, decoupled L2-SP."""
     torch.manual_seed(seed)
     model = TransferModel(body, body.feature_dim, 10, head=head).to(device)
     loader = DataLoader(TensorDataset(X_tr, y_tr), batch_size=batch_size, shuffle=True,
@@ -313,46 +360,52 @@ def fine_tune_natural(body, head, lr, l2sp_alpha, seed=0):
                                   weight_decay=0.0)
     total = num_epochs * len(loader)
     scheduler = warmup_cosine(optimizer, max(1, total // 10), total)
-    loss_fn = L2SPLoss(nn.CrossEntropyLoss(), body.parameters(), model.head.parameters(),
-                       alpha=l2sp_alpha, beta=1e-4)
-    history = fit(model, loader, loss_fn=loss_fn, optimizer=optimizer, num_epochs=num_epochs, device=device,
-                  scheduler=scheduler, step_scheduler_per_batch=True, val_loader=cifar_test_loader, desc="fine-tune")
+    body_params = [p for g in optimizer.param_groups[:-1] for p in g["params"]]  # all but the head
+    decoupled_l2sp(optimizer, body_params, alpha=l2sp_alpha, new=model.head.parameters(), beta=1e-2)
+    history = fit(model, loader, loss_fn=nn.CrossEntropyLoss(), optimizer=optimizer, num_epochs=num_epochs,
+                  device=device, scheduler=scheduler, step_scheduler_per_batch=True, val_loader=cifar_test_loader,
+                  desc="fine-tune")
     return model, history
 
 
-_, hist_ft = fine_tune_natural(copy.deepcopy(backbone), cifar_probe.as_linear(), lr=1e-4, l2sp_alpha=0.01)
-scratch_body = load_backbone(backbone_name, pretrained=False, image_size=image_size).to(device)
-print("scratch baseline:", scratch_body.weights)
-_, hist_scratch = fine_tune_natural(scratch_body, None, lr=2e-3, l2sp_alpha=0.0)
+_, hist_ft = fine_tune_natural(copy.deepcopy(backbone), cifar_probe.as_linear(), lr=1e-4, l2sp_alpha=1.0)
+scratch_cnn, hist_scratch = train_scratch(SmallCNN, X_tr, y_tr, seed=profile.seed, device=device,
+                                          steps=profile.pick(quick=300, full=4000), batch_size=batch_size)
+scratch_acc = evaluate(scratch_cnn, cifar_test_loader, device=device)["accuracy"]
+print(f"scratch baseline: SmallCNN, {len(hist_scratch['epoch'])} epochs, final training loss "
+      f"{hist_scratch['train_loss'][-1]:.3f}")
 
 # %% [markdown]
-# The learning curves (test accuracy per epoch) of LP-FT and scratch, with the probe as a line:
+# The learning curves of LP-FT (loss, and test accuracy per epoch), with the probe and the fair
+# scratch baseline as lines:
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
 plot_history(hist_ft, keys=["train_loss", "val_loss"], ax=axes[0])
 axes[0].set_title("LP-FT: loss")
-plot_curves({"LP-FT (ImageNet start)": [100 * a for a in hist_ft["val_acc"]],
-             "scratch (random start)": [100 * a for a in hist_scratch["val_acc"]]},
+plot_curves({"LP-FT (ImageNet start)": [100 * a for a in hist_ft["val_acc"]]},
             x=list(range(1, num_epochs + 1)), ax=axes[1], xlabel="epoch", ylabel="test accuracy (%)",
             title="CIFAR-10 fine-tuning")
 axes[1].axhline(100 * cifar_probe_acc, color="k", ls=":", label="linear probe")
+axes[1].axhline(100 * scratch_acc, color="tab:red", ls="--", label="SmallCNN from scratch")
 axes[1].legend(fontsize=8)
 plt.show()
-print(f"probe {cifar_probe_acc:.3f} | LP-FT {hist_ft['val_acc'][-1]:.3f} | scratch {hist_scratch['val_acc'][-1]:.3f}"
+print(f"probe {cifar_probe_acc:.3f} | LP-FT {hist_ft['val_acc'][-1]:.3f} | scratch (SmallCNN) {scratch_acc:.3f}"
       + ("" if profile.is_quick else " | published ResNet-50 reference 0.966 (Kornblith et al. 2019)"))
 
 # %% [markdown]
-# With 300 images, three epochs and 32 px inputs on a CPU, the pretrained start is far ahead of the
-# random one, which stays at chance: the ImageNet weights carry features that 300 images cannot
-# teach. At this tiny scale fine-tuning only holds the probe's accuracy (measured, 3 seeds: LP-FT
-# 0.33-0.34 against the probe's 0.334; with a rate of 1e-3 it fell to 0.25, below the probe: a rate
-# too large for the body destroys pretrained features). So here we assert only what is reliable,
-# pretrained far above scratch; that fine-tuning passes the probe once labels suffice is asserted on
+# With 300 images, three epochs and 64 px inputs on a CPU, the ImageNet start is well ahead of the
+# fair scratch baseline: its weights carry features that 300 images cannot teach a network from
+# scratch. At this tiny scale fine-tuning adds little to the probe (compare the two numbers printed
+# above), and a rate too large for the body would destroy the pretrained features rather than
+# improve them (try `lr=1e-3`). So here we assert the effect that is reliable: the fine-tuned
+# pretrained network more than 0.05 above the fair scratch baseline (over the claims sweep's six
+# runs, each with its own draw of images, on three CPU kernel sets, `benchmarks/claims.json`: LP-FT
+# 0.52-0.57, scratch 0.36-0.41, a gap of 0.13-0.17 in every run). That fine-tuning passes the probe once labels suffice is asserted on
 # digits above, and the full profile shows it at paper scale.
 
 # %%
-assert hist_ft["val_acc"][-1] > hist_scratch["val_acc"][-1] + 0.1, (hist_ft["val_acc"], hist_scratch["val_acc"])
+assert hist_ft["val_acc"][-1] > scratch_acc + 0.05, (hist_ft["val_acc"], scratch_acc)
 
 # %% [markdown]
 # ## Summary
@@ -360,12 +413,13 @@ assert hist_ft["val_acc"][-1] > hist_scratch["val_acc"][-1] + 0.1, (hist_ft["val
 # * Fine-tuning starts gradient descent at the pretrained weights; freezing, discriminative rates,
 #   warm-up, batch-norm handling and L2-SP control how far the weights move.
 # * L2-SP is weight decay toward the pretrained point; its gradient $\alpha(w_S - w^0_S)$ was checked
-#   against autograd.
-# * On digits, LP-FT (which starts at the probe) was ahead of the frozen probe at every label budget,
-#   by the most with 50 labels per class; scratch training needed about 50 labels per class to pass
-#   the probe and still trailed LP-FT on average.
-# * At a tiny scale on natural images (300 images, 32 px, a CPU) fine-tuning only holds the probe's
-#   accuracy and a too-large rate destroys the features; the pretrained start stays far above scratch.
+#   against autograd. With Adam it must be decoupled from the gradient, as AdamW does for weight
+#   decay: a penalty in the loss moves every weight by about $\eta$, whatever its distance.
+# * On digits, LP-FT (which starts at the probe) was about level with the frozen probe with 2 labels
+#   per class and ahead of it with 10 and 50 (asserted at 50); scratch training passed the probe only
+#   with 50 labels per class, and there about matched LP-FT.
+# * At a tiny scale on natural images (300 images, 64 px, a CPU) fine-tuning adds little to the
+#   probe, but the fine-tuned ImageNet network stays well above a fairly trained scratch baseline.
 # * Starting the head from the probe (LP-FT) avoids the destructive first steps of a random head.
 #
 # ## Exercises
@@ -417,10 +471,10 @@ assert hist_ft["val_acc"][-1] > hist_scratch["val_acc"][-1] + 0.1, (hist_ft["val
 # <details><summary>Solution</summary>
 #
 # ```python
-# idx = balanced_subset_indices(yu_tr, 50, 0)
+# idx = balanced_subset_indices(yu_tr, 50, profile.seed)
 # probe = fit_linear_probe(Zu_tr[idx], yu_tr[idx], 10, weight_decay=0.1)
 # for s in ["LP-FT", "LP-FT + frozen BN"]:
-#     m, _ = fine_tune_digits(s, idx, 0, probe)
+#     m, _ = fine_tune_digits(s, idx, profile.seed, probe)
 #     print(s, (m.features[2].running_mean - source_model.features[2].running_mean).norm().item())
 # ```
 # Frozen, the distance is exactly 0; otherwise the statistics drift toward USPS's.
@@ -431,6 +485,8 @@ assert hist_ft["val_acc"][-1] > hist_scratch["val_acc"][-1] + 0.1, (hist_ft["val
 # * X. Li, Y. Grandvalet, F. Davoine (2018). *Explicit inductive bias for transfer learning with convolutional networks.* ICML.
 # * J. Howard, S. Ruder (2018). *Universal language model fine-tuning for text classification.* ACL.
 # * P. Goyal et al. (2017). *Accurate, large minibatch SGD: training ImageNet in 1 hour.* arXiv:1706.02677.
+# * I. Loshchilov, F. Hutter (2019). *Decoupled weight decay regularization.* ICLR.
+# * L. N. Smith, N. Topin (2019). *Super-convergence: very fast training of neural networks using large learning rates.* SPIE Defense + Commercial Sensing.
 # * A. Kumar, A. Raghunathan, R. Jones, T. Ma, P. Liang (2022). *Fine-tuning can distort pretrained features and underperform out-of-distribution.* ICLR.
 # * S. Kornblith, J. Shlens, Q. V. Le (2019). *Do better ImageNet models transfer better?* CVPR.
 # * S. Ioffe, C. Szegedy (2015). *Batch normalization.* ICML.
