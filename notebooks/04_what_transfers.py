@@ -58,6 +58,7 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 from tqdm.auto import tqdm
 
+from transfer_utils.data.checks import require_data
 from transfer_utils.data.digits import digit_domains
 from transfer_utils.data.moons import make_moons_domains
 from transfer_utils.device import device_report, get_device
@@ -71,6 +72,7 @@ from transfer_utils.profile import get_profile
 from transfer_utils.seed import seed_everything
 from transfer_utils.source_models import get_digit_source_model
 
+require_data("mnist", "usps")  # present and intact, or one clear error
 device = get_device()
 profile = get_profile()
 generator = seed_everything(profile.seed)

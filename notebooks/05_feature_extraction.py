@@ -55,6 +55,7 @@ from tqdm.auto import tqdm
 
 from transfer_utils.backbones import SmallCNN, load_backbone, train_scratch
 from transfer_utils.contrastive import augment_digits, nt_xent_loss
+from transfer_utils.data.checks import require_data
 from transfer_utils.data.cifar import CIFAR10_CLASSES, balanced_subset_indices, cifar10_tensors
 from transfer_utils.data.digits import digit_domains
 from transfer_utils.device import device_report, get_device
@@ -66,6 +67,7 @@ from transfer_utils.seed import seed_everything
 from transfer_utils.source_models import DigitCNN, get_digit_source_model
 from transfer_utils.training import evaluate
 
+require_data("mnist", "usps", "cifar10")  # present and intact, or one clear error
 device = get_device(); profile = get_profile(); generator = seed_everything(profile.seed); use_course_style()
 print(device_report(device)); print(profile)
 

@@ -53,6 +53,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
 from transfer_utils.backbones import SmallCNN, load_backbone, train_scratch
+from transfer_utils.data.checks import require_data
 from transfer_utils.data.cifar import balanced_subset_indices, cifar10_tensors
 from transfer_utils.data.digits import digit_domains
 from transfer_utils.device import device_report, get_device
@@ -74,6 +75,7 @@ from transfer_utils.seed import seed_everything
 from transfer_utils.source_models import DigitCNN, get_digit_source_model
 from transfer_utils.training import evaluate, fit
 
+require_data("mnist", "usps", "cifar10")  # present and intact, or one clear error
 device = get_device(); profile = get_profile(); generator = seed_everything(profile.seed); use_course_style()
 print(device_report(device)); print(profile)
 

@@ -58,6 +58,7 @@ from tqdm.auto import tqdm
 
 from transfer_utils.coral import CORALLoss, coral_loss, coral_transform, covariance
 from transfer_utils.da_training import TensorLoader, train_da
+from transfer_utils.data.checks import require_data
 from transfer_utils.data.digits import digit_domains
 from transfer_utils.data.moons import make_moons_domains
 from transfer_utils.device import device_report, get_device
@@ -68,6 +69,7 @@ from transfer_utils.seed import seed_everything
 from transfer_utils.source_models import get_digit_source_model
 from transfer_utils.subspace import subspace_alignment
 
+require_data("mnist", "usps")  # present and intact, or one clear error
 device = get_device()
 profile = get_profile()
 generator = seed_everything(profile.seed)

@@ -61,6 +61,7 @@ from transfer_utils.adversarial import CDANLoss, DANNLoss, DomainDiscriminator, 
 from transfer_utils.coral import CORALLoss
 from transfer_utils.da_plots import plot_decision_boundary, plot_embedding_before_after
 from transfer_utils.da_training import TensorLoader, extract_features, train_da
+from transfer_utils.data.checks import require_data
 from transfer_utils.data.digits import digit_domains
 from transfer_utils.data.moons import make_moons_domains
 from transfer_utils.device import device_report, get_device
@@ -72,6 +73,7 @@ from transfer_utils.profile import get_profile
 from transfer_utils.seed import seed_everything
 from transfer_utils.source_models import get_digit_source_model
 
+require_data("mnist", "usps")  # present and intact, or one clear error
 device = get_device()
 profile = get_profile()
 generator = seed_everything(profile.seed)

@@ -54,6 +54,7 @@ from scipy import optimize
 from sklearn.datasets import load_breast_cancer
 from tqdm.auto import tqdm
 
+from transfer_utils.data.checks import require_data
 from transfer_utils.data.digits import digit_domains
 from transfer_utils.data.moons import make_moons_domains
 from transfer_utils.device import device_report, get_device
@@ -67,6 +68,7 @@ from transfer_utils.seed import seed_everything
 from transfer_utils.source_models import get_digit_source_model
 from transfer_utils.uq_metrics import bernoulli_nll, expected_calibration_error
 
+require_data("mnist", "usps")  # present and intact, or one clear error
 device = get_device(); profile = get_profile(); generator = seed_everything(profile.seed); use_course_style()
 print(device_report(device)); print(profile)
 DT = torch.float64

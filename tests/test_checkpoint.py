@@ -1,7 +1,10 @@
+import os
+
 import pytest
 import torch
 from torch import nn
 
+from transfer_utils import atomic
 from transfer_utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 
@@ -79,3 +82,18 @@ def test_loads_with_weights_only(tmp_path, monkeypatch):
 def test_save_rejects_non_module(tmp_path):
     with pytest.raises(TypeError, match="nn.Module"):
         save_checkpoint(tmp_path / "m.pt", {"w": torch.zeros(1)})
+
+
+def test_a_save_into_the_cache_removes_a_killed_save_s_leftover(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    leftover = cache / "models" / ".digit_cnn_mnist.pt.k2j4h6g8.tmp"  # the old naming, no pid
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"half a checkpoint")
+    os.utime(leftover, (0, 0))  # long ago
+    young = cache / "models" / ".other.pt.q1w2e3r4.tmp"  # perhaps a live writer: kept
+    young.write_bytes(b"being written")
+    monkeypatch.setenv("TL_CACHE_DIR", str(cache))
+    monkeypatch.setattr(atomic, "_CLEANED", set())
+    save_checkpoint(cache / "models" / "m.pt", _model())
+    assert not leftover.exists() and young.exists()
+    assert sorted(p.name for p in (cache / "models").iterdir()) == [".other.pt.q1w2e3r4.tmp", "m.pt"]

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -12,7 +16,9 @@ import pytest
 import torch
 from PIL import Image
 
-from transfer_utils.data import cifar
+from transfer_utils import atomic
+from transfer_utils.data import cifar, checks
+from transfer_utils.data.checks import file_md5
 from transfer_utils.data.cifar import (
     CIFAR10_CLASSES,
     CifarSourceError,
@@ -51,6 +57,8 @@ def fake_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Pa
     monkeypatch.setenv("TL_DATA_DIR", str(data))
     monkeypatch.setenv("TL_CACHE_DIR", str(cache))
     monkeypatch.setenv("TL_OFFLINE", "1")
+    monkeypatch.setattr(atomic, "_CLEANED", set())
+    monkeypatch.setattr(checks, "_VERIFIED", {})
     return data, cache, colours
 
 
@@ -126,3 +134,58 @@ def test_corrupted_archive_is_reported(fake_data) -> None:
 def test_bad_split() -> None:
     with pytest.raises(ValueError, match="split"):
         cifar.load_cifar10("validation")
+
+
+def _n_images(root: Path) -> int:
+    return sum(1 for _ in (root / "train").rglob("*.jpg"))
+
+
+def test_a_changed_archive_is_extracted_again(fake_data, tmp_path) -> None:
+    data, cache, _ = fake_data
+    root = extract_cifar10_jpg()
+    assert _n_images(root) == 30
+    # replace the train archive by a modified copy (4 images per class instead of 3)
+    other = tmp_path / "other"
+    _make_archives(other, per_class=4)
+    shutil.copyfile(other / "cifar10_jpg_train.tar.gz", data / "cifar10_jpg" / "cifar10_jpg_train.tar.gz")
+    assert cifar10_source()[0] == "archives"  # the stale tree is no longer offered
+    assert extract_cifar10_jpg() == root
+    assert _n_images(root) == 40
+    marker = json.loads((root / ".tl-extracted.json").read_text())
+    archive = data / "cifar10_jpg" / "cifar10_jpg_train.tar.gz"
+    assert marker["md5"]["train"] == file_md5(archive)
+    assert marker["archives"]["train"] == {"size": archive.stat().st_size,
+                                           "mtime_ns": archive.stat().st_mtime_ns}
+    assert cifar10_source() == ("imagefolder", root)
+    assert not [p for p in cache.iterdir() if p.name.startswith(".cifar10_jpg.")]
+
+
+def test_same_contents_with_a_new_time_is_reused(fake_data, monkeypatch) -> None:
+    data, cache, _ = fake_data
+    root = extract_cifar10_jpg()
+    stamp = (root / "train" / "cat" / "0000.jpg").stat().st_mtime_ns
+    archive = data / "cifar10_jpg" / "cifar10_jpg_test.tar.gz"
+    os.utime(archive, (1_000_000, 1_000_000))  # touched (or copied): only the time differs
+    assert cifar10_source() == ("imagefolder", root)
+    assert extract_cifar10_jpg() == root
+    assert (root / "train" / "cat" / "0000.jpg").stat().st_mtime_ns == stamp  # not redone
+    # a marker written before sizes and times were recorded is checked by MD5 alone
+    marker = json.loads((root / ".tl-extracted.json").read_text())
+    (root / ".tl-extracted.json").write_text(json.dumps({"version": marker["version"], "md5": marker["md5"]}))
+    assert cifar10_source() == ("imagefolder", root)
+    (root / ".tl-extracted.json").write_text(json.dumps({**marker, "md5": {"train": "0" * 32, "test": "0" * 32},
+                                                         "archives": {}}))
+    assert cifar10_source()[0] == "archives"
+
+
+def test_a_killed_extraction_s_folder_is_removed(fake_data) -> None:
+    data, cache, _ = fake_data
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    leftover = cache / f".cifar10_jpg.{int(proc.stdout)}.k3j5h7g9.tmp"
+    (leftover / "cifar10_jpg" / "train" / "cat").mkdir(parents=True)
+    (leftover / "cifar10_jpg" / "train" / "cat" / "0000.jpg").write_bytes(b"half")
+    unrelated = cache / "notes.tmp"
+    unrelated.write_text("mine")
+    extract_cifar10_jpg()
+    assert not leftover.exists() and unrelated.exists()

@@ -89,3 +89,29 @@ def test_dataset_status_on_empty_and_partial(tmp_path):
 def test_dataset_status_on_shared_data():
     status = dataset_status(SHARED)
     assert status["MNIST"] and status["USPS test"] and status["CIFAR-10"]
+
+
+def test_known_checksums_agree_with_torchvision():
+    """The course's MD5 table against an independent source: torchvision's own classes."""
+    from torchvision.datasets import CIFAR10, MNIST, USPS
+
+    md5 = {path.split("/", 1)[1]: value for info in datadir.KNOWN_DATASETS.values()
+           for path, value in info.md5.items()}
+    for name, value in MNIST.resources:
+        assert md5[f"raw/{name}"] == value
+    for _url, name, value in USPS.split_list.values():
+        assert md5[name] == value
+    for name, value in CIFAR10.train_list + CIFAR10.test_list + [[CIFAR10.meta["filename"], CIFAR10.meta["md5"]]]:
+        assert md5[name] == value
+
+
+@pytest.mark.skipif(not (SHARED / "MD5SUMS").is_file(), reason="the shared offline data is not here")
+def test_known_checksums_agree_with_the_offline_copy():
+    listed = {}
+    for line in (SHARED / "MD5SUMS").read_text().splitlines():
+        value, path = line.split(maxsplit=1)
+        listed[path.removeprefix("./")] = value
+    known = {p: v for info in datadir.KNOWN_DATASETS.values() for p, v in info.md5.items()}
+    shared_known = {p: v for p, v in known.items() if p in listed}
+    assert len(shared_known) == 10  # 4 MNIST, 1 USPS, 2 CIFAR-10 archives, 3 review files
+    assert all(listed[p] == v for p, v in shared_known.items())

@@ -1,5 +1,5 @@
-"""``python -m transfer_utils``: print the environment report."""
+"""``python -m transfer_utils``: print the environment report; exit 1 when data is missing or bad."""
 
-from transfer_utils.report import environment_report
+from transfer_utils.report import main
 
-print(environment_report())
+raise SystemExit(main())

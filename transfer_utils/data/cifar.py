@@ -8,7 +8,11 @@ Where the images come from, in order of preference:
    data directory or extracted once from the archives ``cifar10_jpg/cifar10_jpg_{train,test}.tar.gz``
    into :func:`~transfer_utils.datadir.cache_dir` (the data directory may be read-only).
    Extraction is atomic: into a temporary folder beside the target, then one rename, with a marker
-   file that records the format version and the archive checksum.
+   file that records the format version and, for each archive, its MD5, size and modification
+   time. The cached tree is used only while it matches the archives actually present: the size
+   and modification time are compared first (cheap), and the MD5 when they differ; an archive
+   that changed is extracted again. Folders left by a killed extraction are removed on the next
+   one (:func:`transfer_utils.atomic.clean_cache_once`).
 
 Subsets are class-balanced and deterministic (:func:`balanced_subset_indices`): for one seed, the
 first ``k`` images of every class are the same for every ``k``, so label-efficiency curves are nested.
@@ -29,7 +33,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-from transfer_utils.data.checks import file_md5
+from transfer_utils.atomic import atomic_path, clean_cache_once, temp_prefix
+from transfer_utils.data.checks import cached_md5
 from transfer_utils.datadir import cache_dir, data_dir, is_offline
 
 __all__ = [
@@ -83,9 +88,44 @@ def _tree_complete(root: Path) -> bool:
 
 def _read_marker(folder: Path) -> dict | None:
     try:
-        return json.loads((folder / _MARKER).read_text())
+        marker = json.loads((folder / _MARKER).read_text())
     except (OSError, ValueError):
         return None
+    return marker if isinstance(marker, dict) else None
+
+
+def _archive_stamp(archive: Path) -> dict[str, int]:
+    stat = archive.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _archives(archive_dir: Path) -> dict[str, Path]:
+    return {s: archive_dir / f"cifar10_jpg_{s}.tar.gz" for s in _SPLITS}
+
+
+def _extraction_current(target: Path, archives: dict[str, Path]) -> bool:
+    """Whether ``target`` is a complete extraction of exactly these ``archives``.
+
+    The marker must have the current :data:`EXTRACT_VERSION`; each archive must have the size and
+    modification time recorded in it or, when those differ (a copy, a touch, an older marker
+    without them), the recorded MD5 (hashed through the checksum cache, so at most once per
+    change of the file).
+    """
+    marker = _read_marker(target)
+    if marker is None or marker.get("version") != EXTRACT_VERSION or not _tree_complete(target):
+        return False
+    md5s, stamps = marker.get("md5"), marker.get("archives") or {}
+    if not isinstance(md5s, dict) or not isinstance(stamps, dict):
+        return False
+    for split, archive in archives.items():
+        try:
+            if stamps.get(split) == _archive_stamp(archive):
+                continue
+            if md5s.get(split) != cached_md5(archive):
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def extract_cifar10_jpg(
@@ -95,8 +135,9 @@ def extract_cifar10_jpg(
     """Extract the CIFAR-10 JPEG archives once, atomically; return the ImageFolder root.
 
     The root holds ``train/<class>/*.jpg`` and ``test/<class>/*.jpg``. A present extraction with a
-    marker of the current :data:`EXTRACT_VERSION` and the same archive checksums is reused;
-    anything else (no marker, an old version, other archives, a half-written folder) is redone.
+    marker of the current :data:`EXTRACT_VERSION` whose archives are the ones present (same size
+    and modification time, else same MD5) is reused; anything else (no marker, an old version,
+    changed archives, a half-written folder) is extracted again, atomically.
 
     Args:
         archive_dir: the folder with ``cifar10_jpg_{train,test}.tar.gz``; default
@@ -108,21 +149,21 @@ def extract_cifar10_jpg(
     """
     archive_dir = Path(archive_dir) if archive_dir is not None else data_dir() / _ARCHIVE_DIR
     target = Path(target) if target is not None else cache_dir() / _ARCHIVE_DIR
-    archives = {s: archive_dir / f"cifar10_jpg_{s}.tar.gz" for s in _SPLITS}
+    archives = _archives(archive_dir)
     missing = [str(p) for p in archives.values() if not p.is_file()]
     if missing:
         raise CifarSourceError(
             f"CIFAR-10 JPEG archive(s) not found: {', '.join(missing)} (looked in {archive_dir}). "
             + _HOW_TO_GET.format(data=data_dir())
         )
-    checksums = {s: file_md5(p) for s, p in archives.items()}
-    marker = _read_marker(target)
-    if (marker is not None and marker.get("version") == EXTRACT_VERSION
-            and marker.get("md5") == checksums and _tree_complete(target)):
+    if _extraction_current(target, archives):
         return target
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    clean_cache_once(target.parent)  # folders a killed extraction left behind
+    stamps = {s: _archive_stamp(p) for s, p in archives.items()}  # before reading: a later change
+    checksums = {s: cached_md5(p) for s, p in archives.items()}   # makes the stamp disagree
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), suffix=".tmp", dir=target.parent))
     try:
         for split, archive in archives.items():
             try:
@@ -142,7 +183,9 @@ def extract_cifar10_jpg(
                 f"The archives in {archive_dir} do not hold the layout "
                 f"cifar10_jpg/{{train,test}}/<class>/*.jpg with the ten CIFAR-10 classes."
             )
-        (tree / _MARKER).write_text(json.dumps({"version": EXTRACT_VERSION, "md5": checksums}))
+        with atomic_path(tree / _MARKER) as marker_tmp:
+            marker_tmp.write_text(json.dumps(
+                {"version": EXTRACT_VERSION, "md5": checksums, "archives": stamps}))
         if target.exists():  # stale or incomplete: move it aside, then swap in the new tree
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
             os.replace(target, old)
@@ -150,8 +193,7 @@ def extract_cifar10_jpg(
         try:
             os.replace(tree, target)
         except OSError:  # another process finished first: use its tree if it is current
-            marker = _read_marker(target)
-            if not (marker and marker.get("version") == EXTRACT_VERSION and _tree_complete(target)):
+            if not _extraction_current(target, archives):
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -175,11 +217,15 @@ def cifar10_source() -> tuple[str, Path]:
     if _tree_complete(root / _ARCHIVE_DIR):  # a tree someone extracted into the data directory
         return "imagefolder", root / _ARCHIVE_DIR
     cached = cache_dir() / _ARCHIVE_DIR
-    marker = _read_marker(cached)
+    archives = _archives(root / _ARCHIVE_DIR)
+    if all(p.is_file() for p in archives.values()):
+        # the cached tree only while it is the extraction of these archives; else extract again
+        if _extraction_current(cached, archives):
+            return "imagefolder", cached
+        return "archives", root / _ARCHIVE_DIR
+    marker = _read_marker(cached)  # the archives are gone: the extraction is all there is
     if marker and marker.get("version") == EXTRACT_VERSION and _tree_complete(cached):
         return "imagefolder", cached
-    if all((root / _ARCHIVE_DIR / f"cifar10_jpg_{s}.tar.gz").is_file() for s in _SPLITS):
-        return "archives", root / _ARCHIVE_DIR
     if not is_offline():
         return "download", root
     raise CifarSourceError(
