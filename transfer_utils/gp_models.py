@@ -23,6 +23,7 @@ from __future__ import annotations
 import gpytorch
 import torch
 
+from transfer_utils.training import adam_minimize
 from transfer_utils.validation import check_xy
 
 __all__ = [
@@ -231,14 +232,8 @@ def fit_gp(
     losses: list[float] = []
     if params and num_iters > 0:
         mll = gpytorch.mlls.ExactMarginalLogLikelihood(likelihood, model)
-        optimizer = torch.optim.Adam(params, lr=lr)
-        for _ in range(num_iters):
-            optimizer.zero_grad()
-            output = model(*model.train_inputs)
-            loss = -mll(output, model.train_targets)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+        losses = adam_minimize(lambda: -mll(model(*model.train_inputs), model.train_targets), params,
+                               num_steps=num_iters, lr=lr)
     model.eval()
     likelihood.eval()
     return losses

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["History", "to_device", "fit", "evaluate", "autocast_dtype"]
+__all__ = ["History", "to_device", "fit", "evaluate", "autocast_dtype", "adam_minimize"]
 
 History = dict[str, list[float]]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -250,3 +250,47 @@ def evaluate(
         res["accuracy"] = res.pop("acc")
     return res
 
+
+def adam_minimize(
+    loss_fn: Callable[[], torch.Tensor],
+    params: Iterable[torch.Tensor],
+    *,
+    num_steps: int,
+    lr: float,
+) -> list[float]:
+    """Full-batch Adam on a scalar loss: ``num_steps`` steps, the loss before each step recorded.
+
+    .. math:: \\theta_{k+1} = \\operatorname{Adam}\\big(\\theta_k, \\nabla_\\theta L(\\theta_k); \\eta\\big)
+
+    The one fitting loop of the Gaussian-process helpers (type-II maximum likelihood in
+    :mod:`transfer_utils.gp_scratch` and :mod:`transfer_utils.gp_models`, the ELBO in
+    :mod:`transfer_utils.gp_classification`).
+
+    Args:
+        loss_fn: computes :math:`L(\\theta)` from the current parameters (a scalar tensor).
+        params: the tensors to optimise (``requires_grad=True``).
+        num_steps: a non-negative number of steps.
+        lr: Adam's step size :math:`\\eta`.
+
+    Returns:
+        :math:`L(\\theta_k)` for :math:`k = 0, \\dots,` ``num_steps`` - 1.
+
+    Raises:
+        ValueError: no parameters, a negative ``num_steps`` or a non-positive ``lr``.
+    """
+    params = list(params)
+    if not params:
+        raise ValueError("adam_minimize needs at least one parameter to optimise.")
+    if not isinstance(num_steps, int) or num_steps < 0:
+        raise ValueError(f"num_steps must be a non-negative int, got {num_steps!r}.")
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr}.")
+    optimizer = torch.optim.Adam(params, lr=lr)
+    losses: list[float] = []
+    for _ in range(num_steps):
+        optimizer.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
