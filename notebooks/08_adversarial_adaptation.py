@@ -60,11 +60,12 @@ from tqdm.auto import tqdm
 from transfer_utils.adversarial import CDANLoss, DANNLoss, DomainDiscriminator, multilinear_map
 from transfer_utils.coral import CORALLoss
 from transfer_utils.da_plots import plot_decision_boundary, plot_embedding_before_after
-from transfer_utils.da_training import TensorLoader, extract_features, train_da
+from transfer_utils.da_training import TensorLoader, train_da
 from transfer_utils.data.digits import digit_domains
 from transfer_utils.data.moons import make_moons_domains
 from transfer_utils.device import device_report, get_device
 from transfer_utils.discrepancy import proxy_a_distance
+from transfer_utils.features import extract_features
 from transfer_utils.grl import GradientReversalLayer, dann_lambda, grad_reverse
 from transfer_utils.mmd import MMDLoss
 from transfer_utils.plotting import use_course_style

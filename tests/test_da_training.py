@@ -9,7 +9,9 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from transfer_utils.adversarial import DANNLoss, DomainDiscriminator
 from transfer_utils.coral import CORALLoss, coral_loss
-from transfer_utils.da_training import ForeverIterator, evaluate_domains, extract_features, train_da
+from transfer_utils.da_training import ForeverIterator, train_da
+from transfer_utils.features import extract_features
+from transfer_utils.training import evaluate
 
 
 def _data(seed=0):
@@ -58,8 +60,8 @@ def test_dann_history_with_loaders_of_different_lengths():
         assert len(hist[key]) == 5, key
     assert all(0.0 <= a <= 1.0 for a in hist["domain_acc"])
     assert hist["lambda"] == sorted(hist["lambda"]) and 0 < hist["lambda"][-1] < 1
-    res = evaluate_domains(nn.Sequential(G, C), evals, device="cpu")
-    assert res["target"] == pytest.approx(hist["target_acc"][-1])
+    assert evaluate(nn.Sequential(G, C), evals["target"], device="cpu")["accuracy"] == pytest.approx(
+        hist["target_acc"][-1])
     F, y = extract_features(G, evals["target"], device="cpu")
     assert F.shape == (25, 8) and torch.equal(y, yt)
 

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from transfer_utils.training import evaluate, to_device
 
-__all__ = ["TensorLoader", "ForeverIterator", "train_da", "extract_features", "evaluate_domains"]
+__all__ = ["TensorLoader", "ForeverIterator", "train_da"]
 
 
 class TensorLoader:
@@ -277,31 +277,3 @@ def train_da(
             bar.close()
     model.eval()
     return history
-
-
-@torch.no_grad()
-def extract_features(feature_extractor: nn.Module, loader: Iterable[Any], *,
-                     device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Features of every batch of ``loader`` (evaluation mode), on the CPU.
-
-    Returns:
-        ``(F, y)``: features (N, d) and labels (N,), or None for ``y`` if the batches have none.
-    """
-    feature_extractor.eval()
-    feats, labels = [], []
-    for batch in loader:
-        x = to_device(_inputs(batch), device)
-        feats.append(feature_extractor(x).flatten(1).cpu())
-        if isinstance(batch, (list, tuple)) and len(batch) > 1:
-            labels.append(batch[1].cpu())
-    if not feats:
-        raise ValueError("The loader yielded no batches.")
-    return torch.cat(feats), (torch.cat(labels) if labels else None)
-
-
-def evaluate_domains(model: nn.Module, loaders: Mapping[str, Iterable[Any]], *,
-                     device: torch.device) -> dict[str, float]:
-    """Accuracy of ``model`` on each named labelled loader, e.g. ``{"source": .., "target": ..}``."""
-    if not loaders:
-        raise ValueError("evaluate_domains needs at least one loader.")
-    return {name: evaluate(model, loader, device=device)["accuracy"] for name, loader in loaders.items()}
