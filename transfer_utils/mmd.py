@@ -37,6 +37,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from transfer_utils.adaptation_loss import AdaptationLoss
 from transfer_utils.distances import sq_dists
 from transfer_utils.validation import check_feature_pair
 
@@ -142,7 +143,7 @@ def mmd2(
     return kxx + kyy - 2.0 * Kxy.mean()
 
 
-class MMDLoss(nn.Module):
+class MMDLoss(AdaptationLoss):
     """Multi-kernel MMD as a domain-adaptation loss, :math:`\\mathcal{L} = \\widehat{\\mathrm{MMD}}^2(f_s, f_t)`.
 
     DAN (Long et al. 2015) adds this term, weighted by a trade-off :math:`\\lambda`, to the source

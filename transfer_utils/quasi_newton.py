@@ -34,14 +34,8 @@ __all__ = ["lbfgs"]
 LBFGS_PATIENCE = 5
 
 
-def lbfgs(
-    f: Objective,
-    x0: torch.Tensor | Sequence[float],
-    *,
-    max_iter: int = 500,
-    tol: float = 1e-8,
-    history_size: int = 10,
-) -> OptResult:
+def lbfgs(f: Objective, x0: torch.Tensor | Sequence[float], *, max_iter: int = 500, tol: float = 1e-8,
+          history_size: int = 10) -> OptResult:
     r"""Minimise ``f`` by ``torch.optim.LBFGS`` (strong-Wolfe line search), recording every iterate.
 
     Each call of the optimiser's ``step`` is one L-BFGS iteration (``max_iter=1``; the curvature
