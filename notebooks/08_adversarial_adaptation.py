@@ -478,8 +478,8 @@ DOMAIN_METHODS = ("source-only", "DANN", "CDAN")
 def final_features(method: str, seed: int):
     """The final features of 1,000 held-out MNIST images and 1,000 USPS evaluation images."""
     G = digit_runs[method, seed][1]
-    F_src, y_src = extract_features(G, TensorLoader(*A["source_test"], batch_size=2048), device=device)
-    F_tgt, y_tgt = extract_features(G, TensorLoader(*A["target_test"], batch_size=2048), device=device)
+    F_src, y_src = extract_features(G, TensorLoader(*A["source_test"], batch_size=2048), device=device, progress=False)
+    F_tgt, y_tgt = extract_features(G, TensorLoader(*A["target_test"], batch_size=2048), device=device, progress=False)
     return F_src[:1000], F_tgt[:1000], y_src[:1000], y_tgt[:1000]
 
 
