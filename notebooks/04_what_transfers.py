@@ -546,10 +546,13 @@ assert ratio_5 <= 0.95
 #   = (X^\top X + \lambda I)^{-1}(X^\top y + \lambda w_S),$$
 #
 # obtained by setting the gradient $2X^\top(Xw - y) + 2\lambda(w - w_S)$ to zero. As
-# $\lambda \to 0$ it is the target least-squares fit, as $\lambda \to \infty$ it is $w_S$; with
-# $w_S = 0$ it is ordinary ridge. This is the linear version of L2-SP (Li et al., 2018), which
-# notebook 06 uses on deep networks. First we check `ridge_toward` against autograd: the gradient
-# of the objective vanishes at the closed form.
+# $\lambda \to \infty$ it is $w_S$. As $\lambda \to 0$ it is the target fit *nearest* $w_S$: the
+# least-squares fit when $X^\top X$ is invertible, but with fewer samples than features ($n < d$)
+# every $w$ with $Xw = y$ fits exactly, and the limit is the interpolant closest to $w_S$,
+# $w_S + X^+(y - Xw_S)$ ($X^+$ the pseudo-inverse): the source weights plus a minimum-norm
+# correction. With $w_S = 0$ it is ordinary ridge. This is the linear version of L2-SP (Li et al.,
+# 2018), which notebook 06 uses on deep networks. First we check `ridge_toward` against autograd (the
+# gradient of the objective vanishes at the closed form) and its small-$\lambda$ limit with $n < d$.
 
 # %%
 Xr = torch.randn(15, 40, dtype=torch.float64, generator=generator)  # fewer samples than features
@@ -558,7 +561,10 @@ wr_src = torch.randn(40, dtype=torch.float64, generator=generator)
 wr = ridge_toward(Xr, yr, 2.5, wr_src).requires_grad_(True)
 (grad_r,) = torch.autograd.grad((Xr @ wr - yr).pow(2).sum() + 2.5 * (wr - wr_src).pow(2).sum(), wr)
 torch.testing.assert_close(grad_r, torch.zeros_like(grad_r), atol=1e-9, rtol=0)
-print("the gradient of the ridge objective vanishes at the closed form")
+nearest_interpolant = wr_src + torch.linalg.pinv(Xr) @ (yr - Xr @ wr_src)
+torch.testing.assert_close(ridge_toward(Xr, yr, 1e-6, wr_src), nearest_interpolant, atol=1e-5, rtol=0)
+print("the gradient of the ridge objective vanishes at the closed form; as lambda -> 0 (n < d) it tends "
+      "to the interpolant nearest w_S")
 
 # %% [markdown]
 # The experiment, on the source model's features: the target task is "is the digit 5 or larger?"
@@ -735,6 +741,8 @@ assert negative.min() > 0.15
 # from $x$ toward $y$, so a descent step moves $y$ toward $x$.
 #
 # ```python
+# import math
+#
 # x = torch.tensor([[0.0, 0.0]], dtype=torch.float64)
 # y = torch.tensor([[1.0, 2.0]], dtype=torch.float64, requires_grad=True)
 # (g,) = torch.autograd.grad(mmd2(x, y, sigmas=[1.5]), y)
@@ -762,8 +770,9 @@ assert negative.min() > 0.15
 #
 # <details><summary>Solution</summary>
 #
-# As $\lambda \to 0$ the solution is the minimum-norm least-squares fit to 20 points in 129
-# dimensions (it interpolates and generalises poorly); as $\lambda \to \infty$ it is $w_S$ and the
+# As $\lambda \to 0$ the solution is the interpolant of the 20 points (in 129 dimensions) nearest
+# $w_S$, $w_S + X^+(y - Xw_S)$: the source weights plus a minimum-norm correction that fits the 20
+# labels exactly (it generalises poorly); as $\lambda \to \infty$ it is $w_S$ and the
 # accuracy tends to the source-only line. The best $\lambda$ lies in between; with more labels it
 # moves to smaller values.
 #

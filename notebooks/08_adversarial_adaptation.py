@@ -60,12 +60,13 @@ from tqdm.auto import tqdm
 from transfer_utils.adversarial import CDANLoss, DANNLoss, DomainDiscriminator, multilinear_map
 from transfer_utils.coral import CORALLoss
 from transfer_utils.da_plots import plot_decision_boundary, plot_embedding_before_after
-from transfer_utils.da_training import TensorLoader, extract_features, train_da
+from transfer_utils.da_training import TensorLoader, train_da
 from transfer_utils.data.checks import require_data
 from transfer_utils.data.digits import digit_domains
 from transfer_utils.data.moons import make_moons_domains
 from transfer_utils.device import device_report, get_device
 from transfer_utils.discrepancy import proxy_a_distance
+from transfer_utils.features import extract_features
 from transfer_utils.grl import GradientReversalLayer, dann_lambda, grad_reverse
 from transfer_utils.mmd import MMDLoss
 from transfer_utils.plotting import use_course_style
@@ -479,8 +480,8 @@ DOMAIN_METHODS = ("source-only", "DANN", "CDAN")
 def final_features(method: str, seed: int):
     """The final features of 1,000 held-out MNIST images and 1,000 USPS evaluation images."""
     G = digit_runs[method, seed][1]
-    F_src, y_src = extract_features(G, TensorLoader(*A["source_test"], batch_size=2048), device=device)
-    F_tgt, y_tgt = extract_features(G, TensorLoader(*A["target_test"], batch_size=2048), device=device)
+    F_src, y_src = extract_features(G, TensorLoader(*A["source_test"], batch_size=2048), device=device, progress=False)
+    F_tgt, y_tgt = extract_features(G, TensorLoader(*A["target_test"], batch_size=2048), device=device, progress=False)
     return F_src[:1000], F_tgt[:1000], y_src[:1000], y_tgt[:1000]
 
 

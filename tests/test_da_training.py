@@ -9,7 +9,9 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from transfer_utils.adversarial import DANNLoss, DomainDiscriminator
 from transfer_utils.coral import CORALLoss, coral_loss
-from transfer_utils.da_training import ForeverIterator, evaluate_domains, extract_features, train_da
+from transfer_utils.da_training import ForeverIterator, train_da
+from transfer_utils.features import extract_features
+from transfer_utils.training import evaluate
 
 
 def _data(seed=0):
@@ -58,8 +60,8 @@ def test_dann_history_with_loaders_of_different_lengths():
         assert len(hist[key]) == 5, key
     assert all(0.0 <= a <= 1.0 for a in hist["domain_acc"])
     assert hist["lambda"] == sorted(hist["lambda"]) and 0 < hist["lambda"][-1] < 1
-    res = evaluate_domains(nn.Sequential(G, C), evals, device="cpu")
-    assert res["target"] == pytest.approx(hist["target_acc"][-1])
+    assert evaluate(nn.Sequential(G, C), evals["target"], device="cpu")["accuracy"] == pytest.approx(
+        hist["target_acc"][-1])
     F, y = extract_features(G, evals["target"], device="cpu")
     assert F.shape == (25, 8) and torch.equal(y, yt)
 
@@ -145,3 +147,41 @@ def test_plots_return_axes_and_check_input():
     with pytest.raises(ValueError, match="shape \\(n, 2\\)"):
         plot_decision_boundary(lambda X: X, torch.randn(5, 3), torch.zeros(5, dtype=torch.long))
     plt.close("all")
+
+
+def test_loop_talks_to_the_loss_only_through_the_adaptation_loss_interface():
+    """A custom AdaptationLoss sees set_progress((step - 1)/num_steps) before every step, its
+    logits when uses_logits is True, and its reported accuracy and lambda reach the history."""
+    from transfer_utils.adaptation_loss import AdaptationLoss
+
+    class Probe(AdaptationLoss):
+        uses_logits = True
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.progress: list[float] = []
+
+        def set_progress(self, progress: float) -> None:
+            self.progress.append(progress)
+
+        @property
+        def grl_lambda(self) -> float | None:
+            return 2.0 * self.progress[-1]
+
+        def forward(self, f_src, f_tgt, logits_src, logits_tgt):
+            assert logits_src.shape[1] == logits_tgt.shape[1] == 2
+            self.last_domain_accuracy = torch.tensor(0.75)
+            return (f_src.mean() - f_tgt.mean()) ** 2
+
+    Xs, ys, Xt, _ = _data()
+    G, C = _nets()
+    probe = Probe()
+    opt = torch.optim.SGD([*G.parameters(), *C.parameters()], lr=0.1)
+    hist = train_da(G, C, DataLoader(TensorDataset(Xs, ys), batch_size=8), DataLoader(TensorDataset(Xt), batch_size=8),
+                    optimizer=opt, num_steps=4, device="cpu", adaptation_loss=probe, eval_every=2, progress=False)
+    assert probe.progress == [0.0, 0.25, 0.5, 0.75]
+    assert hist["domain_acc"] == pytest.approx([0.75, 0.75])
+    assert hist["lambda"] == pytest.approx([0.5, 1.5])
+    with pytest.raises(TypeError, match="AdaptationLoss"):
+        train_da(G, C, DataLoader(TensorDataset(Xs, ys), batch_size=8), DataLoader(TensorDataset(Xt), batch_size=8),
+                 optimizer=opt, num_steps=1, device="cpu", adaptation_loss=nn.MSELoss(), progress=False)

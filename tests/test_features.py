@@ -52,3 +52,23 @@ def test_bad_inputs() -> None:
         extract_features(nn.Identity(), torch.randn(2, 3, 4), progress=False)
     with pytest.raises(ValueError, match="cache_key"):
         feature_cache_path("../evil")
+
+
+def test_loader_input_gives_the_tensor_result_and_the_labels():
+    """A loader of (x, y) batches gives the same features as the tensor path, and the labels."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(10, 4, generator=g), torch.arange(10)
+    model = nn.Linear(4, 3)
+    Z, labels = extract_features(model, DataLoader(TensorDataset(X, y), batch_size=3), progress=False)
+    torch.testing.assert_close(Z, extract_features(model, X, batch_size=4, progress=False))
+    torch.testing.assert_close(Z, model(X).detach())
+    assert torch.equal(labels, y)
+    Z2, none = extract_features(model, [X[:5], X[5:]], progress=False)  # batches without labels
+    torch.testing.assert_close(Z2, Z)
+    assert none is None
+    with pytest.raises(ValueError, match="cache_key"):
+        extract_features(model, [X], progress=False, cache_key="k")
+    with pytest.raises(ValueError, match="no batches"):
+        extract_features(model, [], progress=False)

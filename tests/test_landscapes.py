@@ -104,3 +104,23 @@ def test_plots_return_axes():
     with pytest.raises(ValueError):
         plot_convergence({})
     plt.close("all")
+
+
+def test_logistic_loss_sum_reference_and_large_margins():
+    """reduction="sum" is n times the mean; w_ref moves the penalty's centre; at large margins the
+    loss matches log1p(exp(-|z|)) to relative precision (no cancellation)."""
+    g = torch.Generator().manual_seed(1)
+    X = torch.randn(40, 3, generator=g, dtype=torch.float64)
+    y = (torch.rand(40, generator=g) < 0.5).to(torch.float64)
+    w = torch.randn(3, generator=g, dtype=torch.float64)
+    ref = torch.randn(3, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(logistic_loss(w, X, y, reduction="sum"), 40 * logistic_loss(w, X, y))
+    torch.testing.assert_close(logistic_loss(w, X, y, 0.3, w_ref=ref),
+                               logistic_loss(w, X, y) + 0.15 * (w - ref) @ (w - ref))
+    z = torch.tensor([30.0, 40.0], dtype=torch.float64)
+    Xz, yz = z.reshape(2, 1), torch.ones(2, dtype=torch.float64)  # correct side: loss = log(1 + e^-z)
+    exact = torch.log1p(torch.exp(-z)).sum()
+    torch.testing.assert_close(logistic_loss(torch.ones(1, dtype=torch.float64), Xz, yz, reduction="sum"),
+                               exact, rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match="reduction"):
+        logistic_loss(w, X, y, reduction="max")

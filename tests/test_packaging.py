@@ -68,12 +68,24 @@ def test_lock_satisfies_pyproject_ranges():
         assert req.specifier.contains(pinned, prereleases=True), f"{key}=={pinned} outside {req.specifier}"
 
 
-def test_torch_and_torchvision_are_a_matched_pair():
+def test_torch_and_torchvision_installed_are_the_locked_pair():
+    """The lock pins both, the installed versions are those pins, and torchvision's compiled
+    extension works with this torch (a mismatched pair fails to load its C++ ops)."""
+    import torch
+    import torchvision
+
     lock = _lock()
-    torch_v = next(iter(lock["torch"].specifier)).version
-    tv_v = next(iter(lock["torchvision"].specifier)).version
-    # torchvision 0.N is released with torch 2.(N-15), from torch 2.0 / torchvision 0.15 on
-    assert int(tv_v.split(".")[1]) - 15 == int(torch_v.split(".")[1]), (torch_v, tv_v)
+    for name, module in (("torch", torch), ("torchvision", torchvision)):
+        assert name in lock, f"the lock does not pin {name}"
+        specs = list(lock[name].specifier)
+        assert len(specs) == 1 and specs[0].operator == "==", f"{name} is not pinned exactly"
+        for have in (md.version(name), module.__version__):
+            assert lock[name].specifier.contains(have, prereleases=True), (name, have, specs)
+    # roi_align is a compiled op: on a constant feature map every pooled value is that constant
+    feature = torch.full((1, 2, 8, 8), 3.0)
+    pooled = torchvision.ops.roi_align(feature, [torch.tensor([[0.0, 0.0, 6.0, 6.0]])], output_size=2)
+    assert pooled.shape == (1, 2, 2, 2)
+    torch.testing.assert_close(pooled, torch.full_like(pooled, 3.0))
 
 
 def test_installed_matches_lock():

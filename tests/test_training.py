@@ -94,3 +94,23 @@ def test_autocast_dtype_only_on_cuda():
     assert autocast_dtype(torch.device("cpu")) is None
     if torch.cuda.is_available():
         assert autocast_dtype(torch.device("cuda")) in (torch.bfloat16, torch.float16)
+
+
+def test_adam_minimize_matches_a_hand_written_adam():
+    """adam_minimize against Adam's update written out (Kingma and Ba, Algorithm 1) on a quadratic."""
+    from transfer_utils.training import adam_minimize
+
+    target = torch.tensor([3.0, -1.0], dtype=torch.float64)
+    x = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    losses = adam_minimize(lambda: ((x - target) ** 2).sum(), [x], num_steps=30, lr=0.1)
+    z, m, v, ref_losses = torch.zeros(2, dtype=torch.float64), 0.0, 0.0, []
+    for k in range(1, 31):
+        ref_losses.append(float(((z - target) ** 2).sum()))
+        grad = 2 * (z - target)
+        m = 0.9 * m + 0.1 * grad
+        v = 0.999 * v + 0.001 * grad**2
+        z = z - 0.1 * (m / (1 - 0.9**k)) / ((v / (1 - 0.999**k)).sqrt() + 1e-8)
+    torch.testing.assert_close(x.detach(), z)
+    assert losses == pytest.approx(ref_losses, rel=1e-12)
+    with pytest.raises(ValueError, match="parameter"):
+        adam_minimize(lambda: x.sum(), [], num_steps=1, lr=0.1)

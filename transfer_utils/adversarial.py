@@ -40,10 +40,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from transfer_utils.adaptation_loss import AdaptationLoss
 from transfer_utils.grl import GradientReversalLayer
 from transfer_utils.validation import check_feature_pair
 
-__all__ = ["DomainDiscriminator", "multilinear_map", "entropy", "DANNLoss", "CDANLoss"]
+__all__ = ["DomainDiscriminator", "multilinear_map", "entropy", "AdversarialLoss", "DANNLoss", "CDANLoss"]
 
 
 class DomainDiscriminator(nn.Module):
@@ -140,7 +141,29 @@ def _domain_bce(logits: torch.Tensor, n_src: int, weights: torch.Tensor | None =
     return loss, acc
 
 
-class DANNLoss(nn.Module):
+class AdversarialLoss(AdaptationLoss):
+    """What DANN and CDAN share: a discriminator behind a gradient reversal layer.
+
+    ``grl`` is a :class:`~transfer_utils.grl.GradientReversalLayer` (whose :math:`\\lambda`
+    follows the training progress) or any module, e.g. ``nn.Identity()`` to look at the plain
+    discriminator loss; only a ``GradientReversalLayer`` has a :math:`\\lambda` to report.
+    """
+
+    def __init__(self, discriminator: nn.Module, grl: nn.Module | None = None) -> None:
+        super().__init__()
+        self.discriminator = discriminator
+        self.grl = GradientReversalLayer() if grl is None else grl
+
+    def set_progress(self, progress: float) -> None:
+        if isinstance(self.grl, GradientReversalLayer):
+            self.grl.set_progress(progress)
+
+    @property
+    def grl_lambda(self) -> float | None:
+        return float(self.grl.lambd) if isinstance(self.grl, GradientReversalLayer) else None
+
+
+class DANNLoss(AdversarialLoss):
     """The DANN domain loss (see the module docstring); add it to the source classification loss.
 
     Args:
@@ -153,11 +176,8 @@ class DANNLoss(nn.Module):
 
     uses_logits = False
 
-    def __init__(self, discriminator: nn.Module, grl: GradientReversalLayer | None = None) -> None:
-        super().__init__()
-        self.discriminator = discriminator
-        self.grl = GradientReversalLayer() if grl is None else grl
-        self.last_domain_accuracy: torch.Tensor | None = None
+    def __init__(self, discriminator: nn.Module, grl: nn.Module | None = None) -> None:
+        super().__init__(discriminator, grl)
 
     def forward(self, f_src: torch.Tensor, f_tgt: torch.Tensor) -> torch.Tensor:
         _check_features(f_src, f_tgt)
@@ -167,7 +187,7 @@ class DANNLoss(nn.Module):
         return loss
 
 
-class CDANLoss(nn.Module):
+class CDANLoss(AdversarialLoss):
     """The CDAN (or CDAN+E) domain loss on the multilinear map of features and predictions.
 
     Args:
@@ -182,12 +202,9 @@ class CDANLoss(nn.Module):
     uses_logits = True
 
     def __init__(self, discriminator: nn.Module, *, entropy_conditioning: bool = False,
-                 grl: GradientReversalLayer | None = None) -> None:
-        super().__init__()
-        self.discriminator = discriminator
+                 grl: nn.Module | None = None) -> None:
+        super().__init__(discriminator, grl)
         self.entropy_conditioning = bool(entropy_conditioning)
-        self.grl = GradientReversalLayer() if grl is None else grl
-        self.last_domain_accuracy: torch.Tensor | None = None
 
     def forward(self, f_src: torch.Tensor, f_tgt: torch.Tensor, logits_src: torch.Tensor,
                 logits_tgt: torch.Tensor) -> torch.Tensor:

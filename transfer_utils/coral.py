@@ -32,6 +32,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from transfer_utils.adaptation_loss import AdaptationLoss
 from transfer_utils.validation import check_feature_pair, check_features
 
 __all__ = ["covariance", "matrix_power_sym", "coral_transform", "coral_loss", "CORALLoss"]
@@ -119,8 +120,9 @@ def coral_loss(f_src: torch.Tensor, f_tgt: torch.Tensor) -> torch.Tensor:
     return (diff * diff).sum() / (4.0 * d * d)
 
 
-class CORALLoss(nn.Module):
-    """:func:`coral_loss` as a module: ``CORALLoss()(f_src, f_tgt) -> scalar``.
+class CORALLoss(AdaptationLoss):
+    """:func:`coral_loss` as an :class:`~transfer_utils.adaptation_loss.AdaptationLoss`:
+    ``CORALLoss()(f_src, f_tgt) -> scalar``.
 
     Inputs: ``f_src`` (n_s, d), ``f_tgt`` (n_t, d). Output: a scalar tensor.
     """

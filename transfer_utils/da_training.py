@@ -8,12 +8,13 @@ one gradient step on
           + \\alpha\\, \\mathcal L_{\\mathrm{da}}\\big(G(x^s), G(x^t)\\big),
 
 where :math:`G` is the feature extractor, :math:`C` the classifier and :math:`\\mathcal L_{\\mathrm{da}}`
-any adaptation loss written as an ``nn.Module`` that takes source and target features: CORAL and
-MMD (:mod:`transfer_utils.coral`, :mod:`transfer_utils.mmd`), DANN, or CDAN (which also takes the
+any :class:`~transfer_utils.adaptation_loss.AdaptationLoss`: CORAL and MMD
+(:mod:`transfer_utils.coral`, :mod:`transfer_utils.mmd`), DANN, or CDAN (which also takes the
 logits; it says so with ``uses_logits = True``). With no adaptation loss this is source-only
-training. Every module inside the adaptation loss that has ``set_progress(p)`` (the gradient
-reversal layer) is told the training progress :math:`p = \\text{step}/\\text{num\\_steps}`, so the
-DANN :math:`\\lambda` schedule needs no extra code.
+training. The loop talks to the loss only through that interface: before every step it calls
+``set_progress(p)`` with the training progress :math:`p = (\\text{step}-1)/\\text{num\\_steps}`
+(so the DANN :math:`\\lambda` schedule needs no extra code), and it records the loss's
+``last_domain_accuracy`` and ``grl_lambda`` when they are not None.
 
 Introduced in notebook 07, used in notebook 08.
 """
@@ -29,9 +30,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from transfer_utils.training import evaluate, to_device
+from transfer_utils.adaptation_loss import AdaptationLoss
+from transfer_utils.training import evaluate, show_latest, to_device
 
-__all__ = ["TensorLoader", "ForeverIterator", "train_da", "extract_features", "evaluate_domains"]
+__all__ = ["TensorLoader", "ForeverIterator", "train_da"]
 
 
 class TensorLoader:
@@ -121,7 +123,7 @@ def train_da(
     optimizer: torch.optim.Optimizer,
     num_steps: int,
     device: torch.device,
-    adaptation_loss: nn.Module | None = None,
+    adaptation_loss: AdaptationLoss | None = None,
     trade_off: float = 1.0,
     scheduler: Any = None,
     eval_loaders: Mapping[str, Iterable[Any]] | None = None,
@@ -142,9 +144,9 @@ def train_da(
             ``adaptation_loss`` (the discriminator of DANN/CDAN).
         num_steps: number of gradient steps (the loaders restart as needed).
         device: where to compute.
-        adaptation_loss: an ``nn.Module`` called as ``loss(f_src, f_tgt)``, or
-            ``loss(f_src, f_tgt, logits_src, logits_tgt)`` when it has ``uses_logits = True``;
-            None trains on the source only.
+        adaptation_loss: an :class:`~transfer_utils.adaptation_loss.AdaptationLoss`, called as
+            ``loss(f_src, f_tgt)``, or ``loss(f_src, f_tgt, logits_src, logits_tgt)`` when its
+            ``uses_logits`` is True; None trains on the source only.
         trade_off: :math:`\\alpha`, the weight of the adaptation loss.
         scheduler: an LR scheduler stepped after every step.
         eval_loaders: name -> loader of labelled data; their accuracy is recorded as
@@ -170,6 +172,10 @@ def train_da(
         raise ValueError(f"trade_off must be >= 0, got {trade_off}.")
     if adaptation_loss is not None and target_loader is None:
         raise ValueError("An adaptation loss needs a target_loader of unlabelled target batches.")
+    if adaptation_loss is not None and not isinstance(adaptation_loss, AdaptationLoss):
+        raise TypeError(f"adaptation_loss must be an AdaptationLoss (transfer_utils.adaptation_loss), "
+                        f"got {type(adaptation_loss).__name__}; subclass AdaptationLoss and set "
+                        f"uses_logits / last_domain_accuracy as it documents.")
     device = torch.device(device)
     if adaptation_loss is not None:
         adaptation_loss.to(device)
@@ -186,8 +192,6 @@ def train_da(
     src_it = ForeverIterator(source_loader, "source_loader")
     tgt_it = ForeverIterator(target_loader, "target_loader") if target_loader is not None else None
     model = nn.Sequential(feature_extractor, classifier)
-    progress_modules = ([m for m in adaptation_loss.modules() if hasattr(m, "set_progress")]
-                        if adaptation_loss is not None else [])
 
     history: dict[str, list[float]] = {"step": [], "cls_loss": [], "da_loss": [], "train_acc": [],
                                        "lr": [], "time_s": []}
@@ -202,8 +206,7 @@ def train_da(
             classifier.train()
             if adaptation_loss is not None:
                 adaptation_loss.train()
-            for m in progress_modules:
-                m.set_progress((step - 1) / num_steps)
+                adaptation_loss.set_progress((step - 1) / num_steps)
             x_s, y_s = to_device(next(src_it), device)[:2]
             if tgt_it is not None and adaptation_loss is not None:
                 x_t = to_device(_inputs(next(tgt_it)), device)
@@ -221,13 +224,13 @@ def train_da(
             cls_loss = F.cross_entropy(logits_s, y_s)
             loss = cls_loss
             if adaptation_loss is not None:
-                if getattr(adaptation_loss, "uses_logits", False):
+                if adaptation_loss.uses_logits:
                     da = adaptation_loss(f_s, f_t, logits_s, classifier(f_t))
                 else:
                     da = adaptation_loss(f_s, f_t)
                 loss = loss + trade_off * da
                 sums["da"] += da.detach()
-                dacc = getattr(adaptation_loss, "last_domain_accuracy", None)
+                dacc = adaptation_loss.last_domain_accuracy
                 if dacc is not None:
                     sums["dacc"] += dacc
                     n_dacc += 1
@@ -257,10 +260,9 @@ def train_da(
                 history["train_acc"].append((sums["correct"] / n_seen).item())
                 if n_dacc:
                     history.setdefault("domain_acc", []).append((sums["dacc"] / n_dacc).item())
-                for m in progress_modules:
-                    if hasattr(m, "lambd"):
-                        history.setdefault("lambda", []).append(float(m.lambd))
-                        break
+                lambd = adaptation_loss.grl_lambda if adaptation_loss is not None else None
+                if lambd is not None:
+                    history.setdefault("lambda", []).append(lambd)
                 history["lr"].append(optimizer.param_groups[0]["lr"])
                 for name, loader in (eval_loaders or {}).items():
                     acc = evaluate(model, loader, device=device)["accuracy"]
@@ -269,39 +271,9 @@ def train_da(
                 for v in sums.values():
                     v.zero_()
                 n_seen = n_steps_acc = n_dacc = 0
-                if bar is not None:
-                    bar.set_postfix({k: round(v[-1], 3) for k, v in history.items()
-                                     if k.endswith(("_acc", "_loss"))})
+                show_latest(bar, history, digits=3)
     finally:
         if bar is not None:
             bar.close()
     model.eval()
     return history
-
-
-@torch.no_grad()
-def extract_features(feature_extractor: nn.Module, loader: Iterable[Any], *,
-                     device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Features of every batch of ``loader`` (evaluation mode), on the CPU.
-
-    Returns:
-        ``(F, y)``: features (N, d) and labels (N,), or None for ``y`` if the batches have none.
-    """
-    feature_extractor.eval()
-    feats, labels = [], []
-    for batch in loader:
-        x = to_device(_inputs(batch), device)
-        feats.append(feature_extractor(x).flatten(1).cpu())
-        if isinstance(batch, (list, tuple)) and len(batch) > 1:
-            labels.append(batch[1].cpu())
-    if not feats:
-        raise ValueError("The loader yielded no batches.")
-    return torch.cat(feats), (torch.cat(labels) if labels else None)
-
-
-def evaluate_domains(model: nn.Module, loaders: Mapping[str, Iterable[Any]], *,
-                     device: torch.device) -> dict[str, float]:
-    """Accuracy of ``model`` on each named labelled loader, e.g. ``{"source": .., "target": ..}``."""
-    if not loaders:
-        raise ValueError("evaluate_domains needs at least one loader.")
-    return {name: evaluate(model, loader, device=device)["accuracy"] for name, loader in loaders.items()}

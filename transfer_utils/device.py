@@ -13,7 +13,7 @@ import platform
 
 import torch
 
-__all__ = ["DEVICE_ENV", "get_device", "device_report", "has_gpu", "check_same_device"]
+__all__ = ["DEVICE_ENV", "get_device", "device_report"]
 
 DEVICE_ENV = "TL_DEVICE"
 _KINDS = ("auto", "cpu", "cuda", "mps")
@@ -22,11 +22,6 @@ _KINDS = ("auto", "cpu", "cuda", "mps")
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
-
-
-def has_gpu() -> bool:
-    """True when a CUDA or Apple MPS device can be used."""
-    return torch.cuda.is_available() or _mps_available()
 
 
 def get_device(name: str | None = None) -> torch.device:
@@ -103,15 +98,3 @@ def device_report(device: torch.device | str | None = None) -> str:
     mem = _cpu_memory_gib()
     mem_s = f", {mem:.1f} GiB RAM" if mem is not None else ""
     return f"Device: cpu ({platform.machine()}, {torch.get_num_threads()} threads{mem_s})"
-
-
-def check_same_device(*tensors: torch.Tensor, names: tuple[str, ...] | None = None) -> torch.device:
-    """Raise a clear error unless every tensor is on the same device; return that device."""
-    if not tensors:
-        raise ValueError("check_same_device needs at least one tensor.")
-    devices = [t.device for t in tensors]
-    if any(d != devices[0] for d in devices):
-        labels = names or tuple(f"arg{i}" for i in range(len(tensors)))
-        where = ", ".join(f"{n} on {d}" for n, d in zip(labels, devices))
-        raise ValueError(f"Tensors are on different devices ({where}); move them with `.to(device)`.")
-    return devices[0]

@@ -18,6 +18,7 @@ import gpytorch
 import torch
 
 from transfer_utils.laplace import check_binary_labels
+from transfer_utils.training import adam_minimize
 
 __all__ = ["VariationalGPClassifier", "fit_gp_classifier", "predict_proba_gp"]
 
@@ -92,14 +93,8 @@ def fit_gp_classifier(
     model.train()
     likelihood.train()
     mll = gpytorch.mlls.VariationalELBO(likelihood, model, num_data=len(y))
-    optimizer = torch.optim.Adam(list(model.parameters()) + list(likelihood.parameters()), lr=lr)
-    losses: list[float] = []
-    for _ in range(num_iters):
-        optimizer.zero_grad()
-        loss = -mll(model(X), y)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = adam_minimize(lambda: -mll(model(X), y), list(model.parameters()) + list(likelihood.parameters()),
+                           num_steps=num_iters, lr=lr)
     model.eval()
     likelihood.eval()
     return model, likelihood, losses

@@ -15,7 +15,7 @@ Three ways to carry knowledge from a plentiful source task to a target task with
    :math:`\\rho = B_{01}/\\sqrt{B_{00}B_{11}}` is learned from data (:class:`MultitaskGP`).
 
 Every model is an ``ExactGP`` with a Gaussian likelihood; fit with :func:`fit_gp`, predict with
-:func:`predict`.
+:func:`predict`. The multitask model lives in :mod:`transfer_utils.gp_multitask` and is re-exported here.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from __future__ import annotations
 import gpytorch
 import torch
 
+from transfer_utils.gp_multitask import MultitaskGP, check_task, make_multitask_gp, task_correlation
+from transfer_utils.training import adam_minimize
 from transfer_utils.validation import check_xy
 
 __all__ = [
@@ -96,50 +98,6 @@ class SourcePosteriorMean(gpytorch.means.Mean):
         return self.scale * mu + self.offset
 
 
-class MultitaskGP(gpytorch.models.ExactGP):
-    """A two-or-more-task GP with the ICM kernel :math:`k_x(x,x')\\,B_{ij}` (Hadamard form).
-
-    Inputs are pairs ``(x, task)``: ``X`` of shape (n, d) and an int64 task index of shape (n,).
-    Each task has its own constant mean; :math:`B = ww^\\top + \\operatorname{diag}(v)` with
-    :math:`w` of rank ``rank`` (an ``IndexKernel``).
-    """
-
-    def __init__(
-        self,
-        X: torch.Tensor,
-        task: torch.Tensor,
-        y: torch.Tensor,
-        likelihood: gpytorch.likelihoods.GaussianLikelihood,
-        *,
-        num_tasks: int = 2,
-        rank: int = 1,
-        ard: bool = False,
-    ) -> None:
-        X, y = _check_train(X, y)
-        task = _check_task(task, len(X), num_tasks)
-        super().__init__((X, task), y, likelihood)
-        self.num_tasks = num_tasks
-        self.input_dim = X.shape[1]
-        self.task_means = torch.nn.Parameter(torch.zeros(num_tasks, dtype=y.dtype))
-        self.covar_module = gpytorch.kernels.RBFKernel(ard_num_dims=X.shape[1] if ard else None)
-        self.task_covar_module = gpytorch.kernels.IndexKernel(num_tasks=num_tasks, rank=rank)
-
-    def forward(self, x: torch.Tensor, task: torch.Tensor) -> gpytorch.distributions.MultivariateNormal:
-        task = task.reshape(-1).long()
-        mean = self.task_means[task]
-        covar = self.covar_module(x).mul(self.task_covar_module(task.unsqueeze(-1)))
-        return gpytorch.distributions.MultivariateNormal(mean, covar)
-
-
-def _check_task(task: torch.Tensor, n: int, num_tasks: int) -> torch.Tensor:
-    if not isinstance(task, torch.Tensor) or task.shape != (n,):
-        raise ValueError(f"task must be an int64 tensor of shape ({n},), got {getattr(task, 'shape', task)}.")
-    task = task.long()
-    if n and (task.min() < 0 or task.max() >= num_tasks):
-        raise ValueError(f"task indices must lie in [0, {num_tasks}), got {task.unique().tolist()}.")
-    return task
-
-
 def make_exact_gp(
     X: torch.Tensor, y: torch.Tensor, *, ard: bool = False
 ) -> tuple[ExactGPModel, gpytorch.likelihoods.GaussianLikelihood]:
@@ -180,33 +138,6 @@ def make_source_mean_gp(
     return model, likelihood
 
 
-def make_multitask_gp(
-    X_src: torch.Tensor, y_src: torch.Tensor, X_tgt: torch.Tensor, y_tgt: torch.Tensor,
-    *, rank: int = 1, ard: bool = False,
-) -> tuple[MultitaskGP, gpytorch.likelihoods.GaussianLikelihood]:
-    """A two-task ICM GP on source (task 0) and target (task 1) data stacked together.
-
-    Raises:
-        ValueError: source and target inputs have different dimensions.
-    """
-    X_src, y_src = _check_train(X_src, y_src)
-    X_tgt, y_tgt = _check_train(X_tgt, y_tgt)
-    if X_src.shape[1] != X_tgt.shape[1]:
-        raise ValueError(
-            f"Source inputs have d={X_src.shape[1]} but target inputs have d={X_tgt.shape[1]}; "
-            "a multitask GP needs one input space."
-        )
-    X = torch.cat([X_src, X_tgt])
-    y = torch.cat([y_src, y_tgt])
-    task = torch.cat([torch.zeros(len(X_src), dtype=torch.long, device=X.device),
-                      torch.ones(len(X_tgt), dtype=torch.long, device=X.device)])
-    likelihood = gpytorch.likelihoods.GaussianLikelihood()
-    model = MultitaskGP(X, task, y, likelihood, num_tasks=2, rank=rank, ard=ard).to(X)
-    with torch.no_grad():
-        model.task_means.copy_(torch.stack([y_src.mean(), y_tgt.mean()]))
-    return model, likelihood.to(X)
-
-
 def fit_gp(
     model: gpytorch.models.ExactGP,
     likelihood: gpytorch.likelihoods.GaussianLikelihood,
@@ -231,14 +162,8 @@ def fit_gp(
     losses: list[float] = []
     if params and num_iters > 0:
         mll = gpytorch.mlls.ExactMarginalLogLikelihood(likelihood, model)
-        optimizer = torch.optim.Adam(params, lr=lr)
-        for _ in range(num_iters):
-            optimizer.zero_grad()
-            output = model(*model.train_inputs)
-            loss = -mll(output, model.train_targets)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+        losses = adam_minimize(lambda: -mll(model(*model.train_inputs), model.train_targets), params,
+                               num_steps=num_iters, lr=lr)
     model.eval()
     likelihood.eval()
     return losses
@@ -276,7 +201,7 @@ def predict(
                 raise ValueError("A MultitaskGP needs `task` (which task to predict).")
             if isinstance(task, int):
                 task = torch.full((len(X),), task, dtype=torch.long, device=X.device)
-            task = _check_task(task, len(X), model.num_tasks)
+            task = check_task(task, len(X), model.num_tasks)
             f = model(X, task)
         else:
             f = model(X)
@@ -340,13 +265,3 @@ def transfer_hyperparameters(
             for p in tgt.parameters():
                 p.requires_grad_(False)
     return target
-
-
-def task_correlation(model: MultitaskGP) -> torch.Tensor:
-    """The learned inter-task correlation matrix :math:`C_{ij} = B_{ij}/\\sqrt{B_{ii}B_{jj}}`,
-    with :math:`B = ww^\\top + \\operatorname{diag}(v)` from the ICM index kernel."""
-    with torch.no_grad():
-        B = model.task_covar_module.covar_matrix.to_dense()
-        d = B.diagonal().sqrt()
-        return B / (d.unsqueeze(0) * d.unsqueeze(1))
-

@@ -26,6 +26,9 @@ from dataclasses import dataclass
 
 import torch
 
+from transfer_utils.distances import sq_dists
+from transfer_utils.training import adam_minimize
+
 __all__ = [
     "GPHyperparameters",
     "rbf_kernel",
@@ -98,9 +101,7 @@ def rbf_kernel(
             f"Input dimensions differ: X1 has d={X1.shape[1]}, X2 has d={X2.shape[1]}; "
             "both must have the same number of columns."
         )
-    A, B = X1 / lengthscale, X2 / lengthscale
-    sq = (A * A).sum(-1, keepdim=True) - 2 * A @ B.T + (B * B).sum(-1)
-    return outputscale * torch.exp(-0.5 * sq.clamp_min(0.0))
+    return outputscale * torch.exp(-0.5 * sq_dists(X1 / lengthscale, X2 / lengthscale))
 
 
 def safe_cholesky(K: torch.Tensor, jitter: float = 0.0, max_tries: int = 3) -> torch.Tensor:
@@ -226,7 +227,7 @@ def lml_gradient_analytic(X: torch.Tensor, y: torch.Tensor, hp: GPHyperparameter
     alpha = torch.cholesky_solve((y - hp.mean).unsqueeze(-1), L)
     K_inv = torch.cholesky_solve(eye, L)
     W = alpha @ alpha.T - K_inv
-    D = torch.cdist(X, X).pow(2)
+    D = sq_dists(X, X)
     dK = {
         "lengthscale": K * D / hp.lengthscale**3,
         "outputscale": K / hp.outputscale,
@@ -261,15 +262,12 @@ def fit_hyperparameters(
            for k in ("lengthscale", "outputscale", "noise")}
     mean = torch.tensor(init.mean, **opts, requires_grad=learn_mean)
     params = list(raw.values()) + ([mean] if learn_mean else [])
-    optimizer = torch.optim.Adam(params, lr=lr)
-    trace: list[float] = []
-    for _ in range(num_steps):
-        optimizer.zero_grad()
-        lml = log_marginal_likelihood(X, y, raw["lengthscale"].exp(), raw["outputscale"].exp(),
-                                      raw["noise"].exp(), mean)
-        (-lml).backward()
-        optimizer.step()
-        trace.append(lml.item())
+
+    def neg_lml() -> torch.Tensor:
+        return -log_marginal_likelihood(X, y, raw["lengthscale"].exp(), raw["outputscale"].exp(),
+                                        raw["noise"].exp(), mean)
+
+    trace = [-loss for loss in adam_minimize(neg_lml, params, num_steps=num_steps, lr=lr)]
     hp = GPHyperparameters(*(float(raw[k].exp()) for k in ("lengthscale", "outputscale", "noise")),
                            mean=float(mean))
     return hp, trace

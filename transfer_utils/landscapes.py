@@ -158,14 +158,36 @@ def four_wells(x: torch.Tensor) -> torch.Tensor:
     return (x[0] ** 2 - 1) ** 2 + (x[1] ** 2 - 1) ** 2 + 0.3 * x[0] + 0.1 * x[1]
 
 
-def logistic_loss(w: torch.Tensor, X: torch.Tensor, y: torch.Tensor, l2: float = 0.0) -> torch.Tensor:
-    r"""Mean logistic loss with L2 penalty, :math:`y\in\{0,1\}`:
+def logistic_loss(
+    w: torch.Tensor,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    l2: float = 0.0,
+    *,
+    w_ref: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""The logistic loss of a linear classifier with an L2 penalty, labels :math:`y_i\in\{0,1\}`:
 
-    :math:`f(w) = \frac1n\sum_i \big[\log(1+e^{x_i^\top w}) - y_i\,x_i^\top w\big] + \frac{\ell_2}{2}\|w\|^2`,
-    computed with ``softplus`` so that large margins do not overflow. Convex; strongly convex for
-    :math:`\ell_2>0`. Gradient :math:`X^\top(\sigma(Xw)-y)/n + \ell_2 w`.
+    .. math:: f(w) = \frac1n\sum_i \big[\log(1+e^{x_i^\top w}) - y_i\,x_i^\top w\big]
+              + \frac{\ell_2}{2}\|w - w_{\text{ref}}\|^2,
 
-    Shape: ``w`` ``(d,)``, ``X`` ``(n, d)``, ``y`` ``(n,)``.
+    the negative mean log-likelihood of :math:`p(y_i=1\mid x_i) = \sigma(x_i^\top w)`. Each term is
+    computed as :math:`\operatorname{softplus}\big((1-2y_i)\,x_i^\top w\big)` (equal to the
+    bracket for :math:`y_i\in\{0,1\}`), which neither overflows nor cancels at large margins.
+    Convex; strongly convex for :math:`\ell_2>0`. Gradient
+    :math:`X^\top(\sigma(Xw)-y)/n + \ell_2 (w - w_{\text{ref}})`, Hessian
+    :math:`X^\top \operatorname{diag}(\sigma_i(1-\sigma_i)) X/n + \ell_2 I`. The one logistic loss of
+    the course: Newton/IRLS (notebook 03), warm starts (04) and the Laplace posterior (10) use it.
+
+    Args:
+        w: weights ``(d,)``; ``X`` inputs ``(n, d)`` (append a column of ones for an intercept);
+            ``y`` labels ``(n,)`` in {0, 1}.
+        l2: the L2 strength :math:`\ell_2 \ge 0`; ``w_ref`` the centre of the penalty (default 0).
+        reduction: ``"mean"`` (the :math:`\frac1n` above) or ``"sum"`` (no :math:`\frac1n`).
+
+    Raises:
+        ValueError: bad shapes, an empty ``X``, labels other than 0/1, or an unknown reduction.
     """
     _vec(w, None, "logistic_loss (w)")
     if X.ndim != 2 or X.shape[1] != w.numel() or y.shape != (X.shape[0],):
@@ -176,5 +198,12 @@ def logistic_loss(w: torch.Tensor, X: torch.Tensor, y: torch.Tensor, l2: float =
         raise ValueError("X is empty: logistic_loss needs at least one sample.")
     if not bool(((y == 0) | (y == 1)).all()):
         raise ValueError("y must hold labels 0 and 1 (convert -1/+1 labels with (y + 1) / 2).")
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}.")
     z = X @ w
-    return (torch.nn.functional.softplus(z) - y.to(z.dtype) * z).mean() + 0.5 * l2 * (w @ w)
+    terms = torch.nn.functional.softplus((1 - 2 * y.to(z.dtype)) * z)
+    loss = terms.mean() if reduction == "mean" else terms.sum()
+    if l2 == 0.0:
+        return loss
+    r = w if w_ref is None else w - w_ref.to(w)
+    return loss + 0.5 * l2 * (r @ r)

@@ -9,7 +9,8 @@ The negative log posterior (up to a constant) and its derivatives are
 .. math:: \\nabla E = X^\\top(\\sigma - y) + P_0(w - m_0), \\qquad
           H = \\nabla^2 E = X^\\top \\operatorname{diag}(\\sigma_i(1-\\sigma_i)) X + P_0 .
 
-Newton's method :math:`w \\leftarrow w - H^{-1}\\nabla E` finds the mode :math:`\\hat w`; the Laplace
+Newton's method :math:`w \\leftarrow w - H^{-1}\\nabla E` (:func:`transfer_utils.newton.logistic_irls`)
+finds the mode :math:`\\hat w`; the Laplace
 approximation is :math:`p(w \\mid \\mathcal D) \\approx \\mathcal N(\\hat w, H(\\hat w)^{-1})`
 (MacKay 1992; Bishop 2006, section 4.5). The posterior of a source task, possibly widened, is the
 prior of a target task (:meth:`LaplacePosterior.as_prior`). Introduced in notebook 10.
@@ -21,6 +22,9 @@ import math
 from dataclasses import dataclass
 
 import torch
+
+from transfer_utils.landscapes import logistic_loss
+from transfer_utils.newton import SingularHessianError, logistic_irls
 
 __all__ = [
     "GaussianPrior",
@@ -113,11 +117,10 @@ def _check_xy(X: torch.Tensor, y: torch.Tensor, prior: GaussianPrior) -> torch.T
 
 
 def neg_log_posterior(w: torch.Tensor, X: torch.Tensor, y: torch.Tensor, prior: GaussianPrior) -> torch.Tensor:
-    """:math:`E(w)`, the negative log posterior up to a constant (differentiable)."""
-    logits = X @ w
-    nll = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="sum")
+    """:math:`E(w)`, the negative log posterior up to a constant (differentiable): the summed
+    logistic loss of :func:`transfer_utils.landscapes.logistic_loss` plus the prior's quadratic."""
     r = w - prior.mean
-    return nll + 0.5 * r @ prior.precision @ r
+    return logistic_loss(w, X, y, reduction="sum") + 0.5 * r @ prior.precision @ r
 
 
 def fit_laplace_logistic(
@@ -131,51 +134,41 @@ def fit_laplace_logistic(
 ) -> LaplacePosterior:
     """Newton's method to the posterior mode, then the Hessian as the posterior precision.
 
-    Each step solves :math:`H\\,\\delta = \\nabla E` by Cholesky and halves the step until
-    :math:`E` decreases (a damped Newton method, so it cannot overshoot).
+    The mode minimises :math:`E(w)/n`, the mean logistic loss plus the penalty
+    :math:`\\tfrac12 (w-m_0)^\\top (P_0/n)(w-m_0)`: that is
+    :func:`transfer_utils.newton.logistic_irls` with ``center`` :math:`m_0` and ``precision``
+    :math:`P_0/n`, run with its backtracking line search (a damped Newton method, so it cannot
+    overshoot) from the prior mean. The precision is :math:`H = n\\,\\nabla^2(E/n)` at the mode.
 
     Args:
         X: features (n, D); append a column of ones for a bias.
         y: labels in {0, 1}, shape (n,).
         prior: :class:`GaussianPrior` (e.g. :meth:`GaussianPrior.isotropic` or a source's
             :meth:`LaplacePosterior.as_prior`).
-        tol: stop when the Newton decrement :math:`\\nabla E^\\top H^{-1}\\nabla E / 2` falls below it.
+        tol: stop when :math:`\\lVert\\nabla E\\rVert \\le` ``tol`` (or when Newton can no
+            longer lower it in floating point).
 
     Raises:
         ValueError: bad labels or shapes.
         RuntimeError: no mode (a flat prior on linearly separable data sends :math:`\\lVert w\\rVert \\to \\infty`).
     """
     y = _check_xy(X, y, prior)
-    D = X.shape[1]
-    w = prior.mean.clone() if init is None else init.clone().to(X)
-    energy = neg_log_posterior(w, X, y, prior)
-    for it in range(1, max_iters + 1):
-        s = torch.sigmoid(X @ w)
-        grad = X.T @ (s - y) + prior.precision @ (w - prior.mean)
-        H = X.T @ (X * (s * (1 - s)).unsqueeze(-1)) + prior.precision
-        L, info = torch.linalg.cholesky_ex(H)
-        if int(info) != 0:
-            raise RuntimeError(
-                "The Hessian is singular: with a flat (or too weak) prior and n < D or separable "
-                "data the posterior has no mode. Use a proper prior (precision > 0)."
-            )
-        delta = torch.cholesky_solve(grad.unsqueeze(-1), L).squeeze(-1)
-        decrement = 0.5 * float(grad @ delta)
-        step = 1.0
-        while True:
-            w_new = w - step * delta
-            e_new = neg_log_posterior(w_new, X, y, prior)
-            if e_new <= energy + 1e-12 * abs(float(energy)) or step < 1e-10:
-                break
-            step *= 0.5
-        w, energy = w_new, e_new
-        if not torch.isfinite(w).all() or float(w.abs().max()) > 1e6:
-            raise RuntimeError(
-                "Newton's iterates diverge (|w| > 1e6): the data are linearly separable and the "
-                "prior is flat, so the likelihood has no maximum. Use a proper Gaussian prior."
-            )
-        if decrement < tol:
-            break
+    n, D = X.shape
+    w0 = prior.mean if init is None else init
+    try:
+        res = logistic_irls(X, y, center=prior.mean, precision=prior.precision / n, init=w0,
+                            line_search=True, max_iter=max_iters, tol=tol / n)
+    except SingularHessianError as err:
+        raise RuntimeError(
+            "The Hessian is singular: with a flat (or too weak) prior and n < D or separable "
+            "data the posterior has no mode. Use a proper prior (precision > 0)."
+        ) from err
+    w = res.x
+    if not torch.isfinite(w).all() or float(w.abs().max()) > 1e6:
+        raise RuntimeError(
+            "Newton's iterates diverge (|w| > 1e6): the data are linearly separable and the "
+            "prior is flat, so the likelihood has no maximum. Use a proper Gaussian prior."
+        )
     proper = bool(torch.linalg.matrix_rank(prior.precision) == D)
     if not proper and bool((((2 * y - 1) * (X @ w)) > 0).all()):
         raise RuntimeError(
@@ -187,8 +180,9 @@ def fit_laplace_logistic(
     log_evidence = float("nan")
     if proper:
         # log p(y) ~ -E(w) + 1/2 log|P0| - 1/2 log|H|  (the Gaussian normalisers)
+        energy = neg_log_posterior(w, X, y, prior)
         log_evidence = float(-energy + 0.5 * torch.logdet(prior.precision) - 0.5 * torch.logdet(H))
-    return LaplacePosterior(mean=w, precision=H, num_iters=it, log_evidence=log_evidence)
+    return LaplacePosterior(mean=w, precision=H, num_iters=res.n_iter, log_evidence=log_evidence)
 
 
 def predictive_proba(posterior: LaplacePosterior, X: torch.Tensor, *, method: str = "probit") -> torch.Tensor:

@@ -37,6 +37,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from transfer_utils.adaptation_loss import AdaptationLoss
+from transfer_utils.distances import sq_dists
 from transfer_utils.validation import check_feature_pair
 
 __all__ = ["DEFAULT_BANDWIDTH_FACTORS", "median_bandwidth", "gaussian_kernel", "mmd2", "MMDLoss"]
@@ -47,12 +49,6 @@ DEFAULT_BANDWIDTH_FACTORS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 def _check_pair(X: torch.Tensor, Y: torch.Tensor, *, min_rows: int = 1) -> None:
     check_feature_pair(X, Y, ("X", "Y"), min_rows=min_rows, need="this estimate")
-
-
-def _sq_dists(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-    """Pairwise squared Euclidean distances, clamped at 0 (the expansion can round below it)."""
-    d = (A * A).sum(1, keepdim=True) + (B * B).sum(1) - 2.0 * A @ B.T
-    return d.clamp_min(0.0)
 
 
 def median_bandwidth(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
@@ -69,7 +65,7 @@ def median_bandwidth(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     _check_pair(X, Y)
     with torch.no_grad():
         Z = torch.cat([X, Y]).detach()
-        D = _sq_dists(Z, Z)
+        D = sq_dists(Z, Z)
         n = Z.shape[0]
         off = D[~torch.eye(n, dtype=torch.bool, device=Z.device)].sqrt()
         if off.numel() == 0:
@@ -106,7 +102,7 @@ def gaussian_kernel(X: torch.Tensor, Y: torch.Tensor,
     """
     _check_pair(X, Y)
     s = _as_sigmas(sigmas, X, Y)
-    D = _sq_dists(X, Y)
+    D = sq_dists(X, Y)
     return torch.exp(-D.unsqueeze(0) / (2.0 * s.view(-1, 1, 1) ** 2)).mean(0)
 
 
@@ -147,7 +143,7 @@ def mmd2(
     return kxx + kyy - 2.0 * Kxy.mean()
 
 
-class MMDLoss(nn.Module):
+class MMDLoss(AdaptationLoss):
     """Multi-kernel MMD as a domain-adaptation loss, :math:`\\mathcal{L} = \\widehat{\\mathrm{MMD}}^2(f_s, f_t)`.
 
     DAN (Long et al. 2015) adds this term, weighted by a trade-off :math:`\\lambda`, to the source

@@ -5,15 +5,16 @@ r"""Newton's method for roots and minima, its safeguards, and Hessian-free tools
   optional damping (a regularised Hessian :math:`H+\lambda I`), an adaptive shift that makes the
   Hessian positive definite, and a backtracking (Armijo) line search.
 * :func:`logistic_irls` is Newton's method for L2-regularised logistic regression written as
-  iteratively reweighted least squares, with the Hessian :math:`X^\top W X` in closed form.
+  iteratively reweighted least squares, with the Hessian :math:`X^\top W X` in closed form
+  (and an optional Gaussian prior, which :func:`transfer_utils.laplace.fit_laplace_logistic` uses).
 * :func:`hvp` (double backward) and :func:`conjugate_gradient` solve :math:`Hp=-g` without
-  forming :math:`H`.
+  forming :math:`H` (they live in :mod:`transfer_utils.hessian_free` and are re-exported here).
 
 Near a minimiser Newton's predicted decrease :math:`\tfrac12\nabla f^\top H^{-1}\nabla f` falls
-below the rounding level of :math:`f` (:func:`transfer_utils.optim.rounding_level`, about
+below the rounding level of :math:`f` (:func:`transfer_utils.optim_base.rounding_level`, about
 :math:`\varepsilon|f|`) while :math:`\|\nabla f\|` is still far above its own floor; from there on
 the minimisers judge a step by the gradient norm, which is still resolvable, and report
-``status == "stalled"`` when even that cannot be lowered (see :class:`~transfer_utils.optim.OptResult`).
+``status == "stalled"`` when even that cannot be lowered (see :class:`~transfer_utils.optim_base.OptResult`).
 
 Introduced in ``notebooks/03_newton``; :func:`newton_minimize` is reused in 04 (warm starts).
 """
@@ -24,28 +25,14 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from transfer_utils.optim import (
-    OptResult,
-    _as_start,
-    _backtrack,
-    _check_scalar,
-    _finish,
-    _stalled_message,
-    rounding_level,
-    value_and_grad,
-)
+from transfer_utils.hessian_free import conjugate_gradient, hvp
+from transfer_utils.landscapes import logistic_loss
+from transfer_utils.line_search import backtrack
+from transfer_utils.optim_base import (Objective, OptResult, as_start, check_scalar, finish_result,
+                                       rounding_level, stalled_message, value_and_grad)
 
-__all__ = [
-    "SingularHessianError",
-    "hessian",
-    "hvp",
-    "newton_root",
-    "newton_minimize",
-    "logistic_irls",
-    "conjugate_gradient",
-]
-
-Objective = Callable[[torch.Tensor], torch.Tensor]
+__all__ = ["SingularHessianError", "hessian", "hvp", "newton_root", "newton_minimize", "logistic_irls",
+           "conjugate_gradient"]
 
 
 class SingularHessianError(RuntimeError):
@@ -55,26 +42,8 @@ class SingularHessianError(RuntimeError):
 def hessian(f: Objective, x: torch.Tensor) -> torch.Tensor:
     r"""The Hessian :math:`\nabla^2 f(x)`, shape ``(d, d)``, by ``torch.func`` (forward over reverse)."""
     x = x.detach()
-    _check_scalar(f(x))
+    check_scalar(f(x))
     return torch.func.hessian(lambda z: f(z).reshape(()))(x).detach()
-
-
-def hvp(f: Objective, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    r"""Hessian-vector product :math:`\nabla^2 f(x)\,v` by double backward (Pearlmutter, 1994).
-
-    :math:`Hv = \nabla_x\big(\nabla f(x)^\top v\big)`: two backward passes, never forming
-    :math:`H`, so the cost is a small multiple of one gradient.
-
-    Shape: ``x`` and ``v`` are ``(d,)``; the result is ``(d,)``.
-    """
-    if x.shape != v.shape:
-        raise ValueError(f"x and v must have the same shape, got {tuple(x.shape)} and {tuple(v.shape)}.")
-    x = x.detach().requires_grad_(True)
-    with torch.enable_grad():
-        y = _check_scalar(f(x))
-        (g,) = torch.autograd.grad(y, x, create_graph=True)
-        (hv,) = torch.autograd.grad(g, x, grad_outputs=v.detach())
-    return hv.detach()
 
 
 def _solve(H: torch.Tensor, rhs: torch.Tensor, it: int, rcond: float, what: str) -> torch.Tensor:
@@ -112,7 +81,7 @@ def newton_root(
         SingularHessianError: the Jacobian is singular (e.g. :math:`F'(x)=0`).
         FloatingPointError: a non-finite value.
     """
-    x = _as_start(x0)
+    x = as_start(x0)
     xs, res = [x.clone()], []
     k = 0
     while True:
@@ -132,7 +101,7 @@ def newton_root(
         x = x - _solve(J, Fx, k, rcond, "Jacobian")
         k += 1
         xs.append(x.clone())
-    return _finish(xs, res, list(res), k, tol)
+    return finish_result(xs, res, list(res), k, tol)
 
 
 def newton_minimize(
@@ -148,6 +117,7 @@ def newton_minimize(
     c1: float = 1e-4,
     shrink: float = 0.5,
     rcond: float = 1e-12,
+    hess: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> OptResult:
     r"""Newton's method for :math:`\min f`, with the safeguards that make it robust.
 
@@ -167,30 +137,23 @@ def newton_minimize(
     quadratically near a minimiser with positive-definite Hessian, and which can head for a saddle
     or maximum where the Hessian is indefinite.
 
-    **At machine precision.** Near a minimiser the Newton decrement
-    :math:`|\nabla f^\top p| = \nabla f^\top H^{-1}\nabla f \approx \|\nabla f\|^2/h` (:math:`h` the
-    curvature along :math:`p`) is twice the decrease the step will bring, and it drops below the
-    rounding level :math:`R \approx 100\,\varepsilon|f|` of :func:`~transfer_utils.optim.rounding_level`
-    once :math:`\|\nabla f\| \lesssim \sqrt{Rh}` (about :math:`10^{-8}` for a logistic loss
-    :math:`f\approx 0.3` with :math:`h = 0.03`), far above the floor of the gradient itself (about
-    :math:`\varepsilon` times the size of its terms, :math:`10^{-17}`-:math:`10^{-15}` there). A step
-    later the decrement is :math:`\sim 10^{-18} \ll \varepsilon|f|`, and Armijo's test
-    :math:`f(x+tp) \le f(x) + c_1 t\nabla f^\top p` compares two values of :math:`f` that agree to
-    rounding: it fails on noise (a CPU whose rounding differs fails on other runs) and
-    backtracking shrinks :math:`t` to nothing, so the run crawls to ``max_iter``. So when
-    :math:`t|\nabla f^\top p| \le R` the step is judged by the gradient instead: it is accepted if
-    :math:`\|\nabla f(x+tp)\| < \|\nabla f(x)\|` (and, with the line search,
-    :math:`f(x+tp) \le f(x) + R`). For the full Newton step
+    **At machine precision.** Near a minimiser the Newton decrement :math:`|\nabla f^\top p|
+    \approx \|\nabla f\|^2/h` (:math:`h` the curvature along :math:`p`) drops below the rounding
+    level :math:`R` of :func:`~transfer_utils.optim_base.rounding_level` long before
+    :math:`\|\nabla f\|` reaches its own floor; Armijo's test then compares two values of
+    :math:`f` that agree to rounding and fails on noise. So when :math:`t|\nabla f^\top p| \le R` a
+    step is judged by the gradient instead: accepted if :math:`\|\nabla f(x+tp)\| < \|\nabla f(x)\|`
+    (and, with the line search, :math:`f(x+tp) \le f(x) + R`). For the full Newton step
     :math:`\nabla f(x+p) = O(\|\nabla f(x)\|^2)`, so this holds unless :math:`\nabla f(x)` is
-    rounding noise itself: when it fails (or :math:`x + tp = x` in floating point) no step can be
-    shown to make progress and the run stops with ``status == "stalled"``, its message giving
-    :math:`\|\nabla f\|`. A tolerance that float64 can reach (e.g. ``1e-10`` for an objective
-    of order 1 with gradient terms of order 1) is met before that.
+    rounding noise itself; when it fails (or :math:`x + tp = x` in floating point) the run stops
+    with ``status == "stalled"``, its message giving :math:`\|\nabla f\|`.
 
     Args:
         f: objective, a function of a 1-D float tensor returning a scalar tensor.
         x0: start, shape ``(d,)``.
         tol: stop when :math:`\|\nabla f(x_k)\| \le` ``tol``.
+        hess: :math:`x \mapsto \nabla^2 f(x)` in closed form; None takes it from autograd
+            (:func:`hessian`).
 
     Returns:
         :class:`OptResult`; ``extra`` holds ``"step"`` (the :math:`t_k`), ``"shift"`` (the
@@ -206,7 +169,7 @@ def newton_minimize(
         raise ValueError(f"damping must be >= 0, got {damping}.")
     if not (0 < c1 < 1 and 0 < shrink < 1):
         raise ValueError(f"Need 0 < c1 < 1 and 0 < shrink < 1, got c1={c1}, shrink={shrink}.")
-    x = _as_start(x0)
+    x = as_start(x0)
     eye = torch.eye(x.numel(), dtype=x.dtype)
     xs, values, gnorms = [x.clone()], [], []
     steps, shifts, fallback = [], [], []
@@ -221,7 +184,7 @@ def newton_minimize(
         gnorms.append(float(g.norm()))
         if gnorms[-1] <= tol or k == max_iter:
             break
-        H = hessian(f, x)
+        H = hessian(f, x) if hess is None else hess(x).detach()
         if not torch.isfinite(H).all():
             raise FloatingPointError(f"Non-finite Hessian at iteration {k}. {advice}")
         H = 0.5 * (H + H.T)
@@ -237,12 +200,12 @@ def newton_minimize(
             if slope >= 0:
                 p, slope = -g, -float(g @ g)
                 fallback.append(k)
-            step = _backtrack(f, x, float(y), g, p, slope, c1=c1, shrink=shrink, rounding=rounding,
+            step = backtrack(f, x, float(y), g, p, slope, c1=c1, shrink=shrink, rounding=rounding,
                               need_grad=False, floor_trials=1)
             if step is None:
                 raise FloatingPointError(f"Line search found no finite value at iteration {k}. {advice}")
             if step.stalled:
-                status, message = "stalled", _stalled_message(step.stalled, gnorms[-1], tol)
+                status, message = "stalled", stalled_message(step.stalled, gnorms[-1], tol)
                 break
             t, x_new = step.t, step.x
             y, g = (step.f, step.g) if step.g is not None else value_and_grad(f, x_new)
@@ -256,14 +219,14 @@ def newton_minimize(
                 stalled = (f"the Newton decrement {abs(slope):.1e} is below the rounding level "
                            f"{rounding:.1e} of f = {float(y):.12g} and the step does not lower |grad|")
             if stalled:
-                status, message = "stalled", _stalled_message(stalled, gnorms[-1], tol)
+                status, message = "stalled", stalled_message(stalled, gnorms[-1], tol)
                 break
             y, g = y_new, g_new
         steps.append(t)
         x = x_new
         k += 1
         xs.append(x.clone())
-    return _finish(xs, values, gnorms, k, tol, message=message, status=status,
+    return finish_result(xs, values, gnorms, k, tol, message=message, status=status,
                    extra={"step": steps, "shift": shifts, "fallback": fallback})
 
 
@@ -272,24 +235,40 @@ def logistic_irls(
     y: torch.Tensor,
     *,
     l2: float = 1e-3,
+    center: torch.Tensor | None = None,
+    precision: torch.Tensor | None = None,
+    init: torch.Tensor | None = None,
+    line_search: bool = False,
     max_iter: int = 50,
     tol: float = 1e-10,
 ) -> OptResult:
-    r"""Newton's method for L2-regularised logistic regression (IRLS), Hessian in closed form.
+    r"""Newton's method for penalised logistic regression (IRLS), Hessian in closed form.
 
-    Loss :math:`f(w) = \frac1n\sum_i \big[\log(1+e^{x_i^\top w}) - y_i x_i^\top w\big]
-    + \frac{\ell_2}{2}\|w\|^2`, :math:`y_i\in\{0,1\}`; with :math:`p=\sigma(Xw)`,
-    :math:`\nabla f = X^\top(p-y)/n + \ell_2 w`, :math:`\nabla^2 f = X^\top W X/n + \ell_2 I`,
-    :math:`W=\operatorname{diag}(p(1-p))`. Each step solves one weighted least-squares problem.
-    Same loss as :func:`transfer_utils.landscapes.logistic_loss` (add a column of ones to ``X``
-    for an intercept).
+    Minimises the mean logistic loss of :func:`transfer_utils.landscapes.logistic_loss`
+    (:math:`y_i\in\{0,1\}`) plus a quadratic penalty,
 
-    Stops with ``status`` ``"converged"`` (:math:`\|\nabla f\| \le` ``tol``), ``"max_iter"``, or
-    ``"stalled"`` when the Newton decrement :math:`\nabla f^\top H^{-1}\nabla f` is below the
-    rounding level :math:`R` of :math:`f` and the step does not lower :math:`\|\nabla f\|` without
-    raising :math:`f` by more than :math:`R` (see :func:`newton_minimize`).
+    .. math:: f(w) = \frac1n\sum_i \big[\log(1+e^{x_i^\top w}) - y_i x_i^\top w\big]
+              + \tfrac12 (w - m)^\top P (w - m),
+
+    :math:`P = \ell_2 I`, :math:`m = 0` by default (a Gaussian prior :math:`\mathcal N(m, (nP)^{-1})`
+    in general: its precision adds to the Hessian and :math:`P(w - m)` to the gradient). With
+    :math:`p=\sigma(Xw)`, :math:`\nabla f = X^\top(p-y)/n + P(w-m)` and
+    :math:`\nabla^2 f = X^\top W X/n + P`, :math:`W=\operatorname{diag}(p(1-p))`, so each step
+    :math:`w \leftarrow w - (\nabla^2 f)^{-1}\nabla f` solves one weighted least-squares problem.
+    The steps are those of :func:`newton_minimize` (same stopping rules and ``status``), given
+    this closed-form Hessian instead of autograd's. Add a column of ones to ``X`` for an intercept.
+
+    Args:
+        l2: :math:`\ell_2`, used when ``precision`` is None.
+        center: :math:`m`, shape ``(d,)`` (default 0).
+        precision: :math:`P`, shape ``(d, d)``, symmetric positive semi-definite.
+        init: the start (default: zeros).
+        line_search: backtrack until Armijo's condition holds (damped Newton, for far starts).
 
     Shape: ``X`` ``(n, d)``, ``y`` ``(n,)``; ``x`` of the result is ``(d,)``.
+
+    Raises:
+        ValueError: bad shapes or labels. SingularHessianError: :math:`X^\top WX/n + P` is singular.
     """
     if X.ndim != 2 or y.shape != (X.shape[0],):
         raise ValueError(f"X must be (n, d) and y (n,), got {tuple(X.shape)} and {tuple(y.shape)}.")
@@ -297,87 +276,21 @@ def logistic_irls(
         raise ValueError("X is empty.")
     n, d = X.shape
     y = y.to(X.dtype)
-    w = torch.zeros(d, dtype=X.dtype)
-    xs, values, gnorms = [w.clone()], [], []
-    eye = torch.eye(d, dtype=X.dtype)
+    m = torch.zeros(d, dtype=X.dtype) if center is None else center.to(X)
+    if precision is not None and precision.shape != (d, d):
+        raise ValueError(f"precision must have shape ({d}, {d}), got {tuple(precision.shape)}.")
+    P = l2 * torch.eye(d, dtype=X.dtype) if precision is None else precision.to(X)
 
-    def loss_grad_prob(w: torch.Tensor) -> tuple[float, torch.Tensor, torch.Tensor]:
-        z = X @ w
-        p = torch.sigmoid(z)
-        loss = (torch.nn.functional.softplus(z) - y * z).mean() + 0.5 * l2 * (w @ w)
-        return float(loss), X.T @ (p - y) / n + l2 * w, p
+    def f(w: torch.Tensor) -> torch.Tensor:
+        if precision is None and center is None:
+            return logistic_loss(w, X, y, l2)
+        r = w - m
+        return logistic_loss(w, X, y) + 0.5 * r @ (P @ r)
 
-    k = 0
-    status, message = "", ""
-    loss, g, p = loss_grad_prob(w)
-    while True:
-        values.append(loss)
-        gnorms.append(float(g.norm()))
-        if gnorms[-1] <= tol or k == max_iter:
-            break
-        H = (X.T * (p * (1 - p))) @ X / n + l2 * eye
-        step = -_solve(H, g, k, 1e-14, "Hessian X^T W X / n + l2 I (raise l2)")
-        w_new = w + step
-        loss_new, g_new, p_new = loss_grad_prob(w_new)
-        decrement, rounding = -float(g @ step), rounding_level(loss, w, g)
-        stalled = ""
-        if torch.equal(w_new, w):
-            stalled = "the Newton step is below the floating-point resolution of w"
-        elif decrement <= rounding and not (loss_new <= loss + rounding and float(g_new.norm()) < gnorms[-1]):
-            stalled = (f"the Newton decrement {decrement:.1e} is below the rounding level {rounding:.1e} "
-                       f"of f = {loss:.12g} and the step does not lower |grad|")
-        if stalled:
-            status, message = "stalled", _stalled_message(stalled, gnorms[-1], tol)
-            break
-        w, loss, g, p = w_new, loss_new, g_new, p_new
-        k += 1
-        xs.append(w.clone())
-    return _finish(xs, values, gnorms, k, tol, message=message, status=status)
+    def hess(w: torch.Tensor) -> torch.Tensor:
+        p = torch.sigmoid(X @ w)
+        return (X.T * (p * (1 - p))) @ X / n + P
 
-
-def conjugate_gradient(
-    matvec: Callable[[torch.Tensor], torch.Tensor],
-    b: torch.Tensor,
-    *,
-    tol: float = 1e-10,
-    max_iter: int | None = None,
-) -> tuple[torch.Tensor, list[float]]:
-    r"""Solve :math:`Ax=b` for symmetric positive-definite :math:`A` given only :math:`v\mapsto Av`.
-
-    Conjugate gradient (Hestenes and Stiefel, 1952): at most :math:`d` steps in exact arithmetic,
-    and :math:`\|x_k-x^\star\|_A \le 2\big(\tfrac{\sqrt\kappa-1}{\sqrt\kappa+1}\big)^k\|x_0-x^\star\|_A`.
-    Stops when :math:`\|r_k\| \le` ``tol`` :math:`\cdot\|b\|`.
-
-    Returns:
-        ``(x, residual_norms)``.
-
-    Raises:
-        ValueError: :math:`p^\top A p \le 0` (the operator is not positive definite).
-    """
-    if b.ndim != 1:
-        raise ValueError(f"b must be 1-D, got shape {tuple(b.shape)}.")
-    max_iter = b.numel() * 2 if max_iter is None else max_iter
-    x = torch.zeros_like(b)
-    r = b.clone()
-    p = r.clone()
-    rr = float(r @ r)
-    res = [rr**0.5]
-    bnorm = float(b.norm())
-    for _ in range(max_iter):
-        if res[-1] <= tol * bnorm:
-            break
-        Ap = matvec(p)
-        pAp = float(p @ Ap)
-        if pAp <= 0:
-            raise ValueError(
-                f"Conjugate gradient met p^T A p = {pAp:.3g} <= 0: the matrix is not positive "
-                "definite. Add damping (A + lambda I) or use a method for indefinite systems."
-            )
-        alpha = rr / pAp
-        x = x + alpha * p
-        r = r - alpha * Ap
-        rr_new = float(r @ r)
-        res.append(rr_new**0.5)
-        p = r + (rr_new / rr) * p
-        rr = rr_new
-    return x, res
+    w0 = torch.zeros(d, dtype=X.dtype) if init is None else init.to(X)
+    return newton_minimize(f, w0, hess=hess, line_search=line_search, max_iter=max_iter, tol=tol,
+                           rcond=1e-14)

@@ -13,9 +13,12 @@ target domain, both introduced in notebook 04:
   .. math:: \\hat w = \\arg\\min_w \\|Xw - y\\|^2 + \\lambda \\|w - w_S\\|^2
             = (X^\\top X + \\lambda I)^{-1}(X^\\top y + \\lambda w_S),
 
-  which interpolates between the target least-squares fit (:math:`\\lambda \\to 0`) and the source
-  weights (:math:`\\lambda \\to \\infty`). With :math:`w_S = 0` it is ordinary ridge. When the source
-  is unrelated, the pull toward :math:`w_S` hurts: negative transfer.
+  which runs from the source weights (:math:`\\lambda \\to \\infty`) to the target fit nearest
+  :math:`w_S` (:math:`\\lambda \\to 0`): the least-squares fit when :math:`X^\\top X` is invertible,
+  and with fewer samples than features (:math:`n < d`) the interpolant :math:`Xw = y` closest to
+  :math:`w_S`, :math:`w_S + X^+(y - Xw_S)` (a minimum-norm correction of the source weights). With
+  :math:`w_S = 0` it is ordinary ridge. When the source is unrelated, the pull toward :math:`w_S`
+  hurts: negative transfer.
 
 For the deep-network version of the penalty see L2-SP (Li, Grandvalet and Davoine, ICML 2018);
 for transfer by regularising toward a prior model see e.g. Kuzborskij and Orabona (ICML 2013).
@@ -26,8 +29,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
+from transfer_utils.landscapes import logistic_loss
 from transfer_utils.validation import check_xy
 
 __all__ = ["ridge_toward", "logistic_objective"]
@@ -94,7 +97,9 @@ def logistic_objective(
     .. math:: f(w) = \\frac{1}{n}\\sum_{i=1}^n \\log\\bigl(1 + e^{-y_i x_i^\\top w}\\bigr)
               + \\frac{\\ell_2}{2}\\|w - w_{\\text{ref}}\\|^2, \\qquad y_i \\in \\{-1, +1\\},
 
-    strongly convex for :math:`\\ell_2 > 0` (so GD and Newton have one minimiser to reach).
+    strongly convex for :math:`\\ell_2 > 0` (so GD and Newton have one minimiser to reach). With
+    :math:`y_i = 2t_i - 1`, :math:`t_i \\in \\{0, 1\\}`, it is
+    :func:`transfer_utils.landscapes.logistic_loss` of the labels :math:`t`, which computes it.
 
     Args:
         X: inputs ``(n, d)`` (append a column of ones for an intercept).
@@ -109,16 +114,16 @@ def logistic_objective(
     if l2 < 0:
         raise ValueError(f"l2 must be >= 0, got {l2}.")
     y = y.to(X.dtype)
-    if bool(((y == 0) | (y == 1)).all()):
-        y = 2 * y - 1
-    if not bool(((y == -1) | (y == 1)).all()):
+    if bool(((y == -1) | (y == 1)).all()):
+        y = (y + 1) / 2
+    if not bool(((y == 0) | (y == 1)).all()):
         raise ValueError("y must hold labels in {-1, +1} (or {0, 1}).")
     d = X.shape[1]
-    ref = torch.zeros(d, dtype=X.dtype, device=X.device) if w_ref is None else w_ref.to(X)
+    ref = None if w_ref is None else w_ref.to(X)
 
     def f(w: torch.Tensor) -> torch.Tensor:
         if w.shape != (d,):
             raise ValueError(f"w must have shape ({d},), got {tuple(w.shape)}.")
-        return F.softplus(-y * (X @ w)).mean() + 0.5 * l2 * (w - ref).pow(2).sum()
+        return logistic_loss(w, X, y, l2, w_ref=ref)
 
     return f

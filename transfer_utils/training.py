@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["History", "to_device", "fit", "evaluate", "autocast_dtype"]
+__all__ = ["History", "to_device", "fit", "evaluate", "autocast_dtype", "adam_minimize", "show_latest"]
 
 History = dict[str, list[float]]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -76,19 +76,29 @@ def _check_loader(loader: Iterable[Any], name: str) -> None:
         raise ValueError(f"{name} is empty (0 batches). Check the dataset size and batch_size/drop_last.")
 
 
+def show_latest(bar: Any, history: History, *, digits: int = 4) -> None:
+    """Show the latest value of every ``*loss`` and ``*acc`` entry of ``history`` on a tqdm ``bar``
+    (nothing when ``bar`` is None)."""
+    if bar is not None:
+        bar.set_postfix({k: round(v[-1], digits) for k, v in history.items() if v and k.endswith(("loss", "acc"))})
+
+
 def _run_epoch(
     model: nn.Module,
     loader: Iterable[Any],
+    *,
     loss_fn: LossFn,
     device: torch.device,
-    optimizer: torch.optim.Optimizer | None,
-    scaler: torch.amp.GradScaler | None,
-    amp_dtype: torch.dtype | None,
-    scheduler: Any,
-    step_scheduler_per_batch: bool,
-    grad_clip: float | None,
-    bar: Any,
+    optimizer: torch.optim.Optimizer | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+    amp_dtype: torch.dtype | None = None,
+    scheduler: Any = None,
+    step_scheduler_per_batch: bool = False,
+    grad_clip: float | None = None,
+    bar: Any = None,
 ) -> dict[str, float]:
+    """One pass over ``loader``: a training epoch when ``optimizer`` is given, else an evaluation
+    (no gradients). Returns the mean ``loss`` and, for class labels, the accuracy ``acc``."""
     training = optimizer is not None
     model.train(training)
     total_loss = torch.zeros((), device=device)
@@ -202,8 +212,10 @@ def fit(
     try:
         for epoch in range(1, num_epochs + 1):
             start = time.perf_counter()
-            train = _run_epoch(model, train_loader, loss_fn, device, optimizer, scaler, amp_dtype,
-                               scheduler, step_scheduler_per_batch, grad_clip, bar)
+            train = _run_epoch(model, train_loader, loss_fn=loss_fn, device=device, optimizer=optimizer,
+                               scaler=scaler, amp_dtype=amp_dtype, scheduler=scheduler,
+                               step_scheduler_per_batch=step_scheduler_per_batch, grad_clip=grad_clip,
+                               bar=bar)
             if scheduler is not None and not step_scheduler_per_batch:
                 scheduler.step()
             history["epoch"].append(epoch)
@@ -217,9 +229,7 @@ def fit(
                 if "accuracy" in val:
                     history.setdefault("val_acc", []).append(val["accuracy"])
             history["time_s"].append(time.perf_counter() - start)
-            if bar is not None:
-                bar.set_postfix({k: round(v[-1], 4) for k, v in history.items()
-                                 if k.endswith(("loss", "acc"))})
+            show_latest(bar, history, digits=4)
     finally:
         if bar is not None:
             bar.close()
@@ -243,10 +253,48 @@ def evaluate(
     use_amp = (device.type == "cuda") if amp is None else amp
     amp_dtype = autocast_dtype(device) if use_amp else None
     fn = loss_fn if loss_fn is not None else (lambda out, y: torch.zeros((), device=out.device))
-    res = _run_epoch(model, loader, fn, device, None, None, amp_dtype, None, False, None, None)
+    res = _run_epoch(model, loader, loss_fn=fn, device=device, amp_dtype=amp_dtype)
     if loss_fn is None:
         res.pop("loss")
     if "acc" in res:
         res["accuracy"] = res.pop("acc")
     return res
 
+
+def adam_minimize(
+    loss_fn: Callable[[], torch.Tensor],
+    params: Iterable[torch.Tensor],
+    *,
+    num_steps: int,
+    lr: float,
+) -> list[float]:
+    """Full-batch Adam on a scalar loss, :math:`\\theta_{k+1} = \\operatorname{Adam}(\\theta_k,
+    \\nabla_\\theta L(\\theta_k); \\eta)`, for ``num_steps`` steps: the one fitting loop of the GP
+    helpers (type-II maximum likelihood in :mod:`~transfer_utils.gp_scratch` and
+    :mod:`~transfer_utils.gp_models`, the ELBO in :mod:`~transfer_utils.gp_classification`).
+
+    Args:
+        loss_fn: computes :math:`L(\\theta)` (a scalar tensor) from the parameters ``params``.
+
+    Returns:
+        :math:`L(\\theta_k)` for :math:`k = 0, \\dots,` ``num_steps`` - 1.
+
+    Raises:
+        ValueError: no parameters, a negative ``num_steps`` or a non-positive ``lr``.
+    """
+    params = list(params)
+    if not params:
+        raise ValueError("adam_minimize needs at least one parameter to optimise.")
+    if not isinstance(num_steps, int) or num_steps < 0:
+        raise ValueError(f"num_steps must be a non-negative int, got {num_steps!r}.")
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr}.")
+    optimizer = torch.optim.Adam(params, lr=lr)
+    losses: list[float] = []
+    for _ in range(num_steps):
+        optimizer.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
