@@ -30,7 +30,8 @@
 #
 # **Learning objectives.** After this notebook you can
 # 1. derive subspace alignment's closed form $M^\star = P_s^\top P_t$ and CORAL's map
-#    $C_s^{-1/2} C_t^{1/2}$, and check that CORAL's output covariance equals the target's;
+#    $C_s^{-1/2} C_t^{1/2}$, write the map from an eigendecomposition, and check that CORAL's output
+#    covariance equals the target's;
 # 2. write the Deep CORAL and MMD losses, differentiate them, and check the gradients;
 # 3. train a network with an alignment loss using `transfer_utils.da_training.train_da`;
 # 4. report a method against source-only as mean and spread over seeds, and say when alignment
@@ -56,13 +57,15 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 from tqdm.auto import tqdm
 
-from transfer_utils.coral import CORALLoss, coral_loss, coral_transform, covariance
+from transfer_utils import coral as tu_coral
+from transfer_utils import mmd as tu_mmd
+from transfer_utils.coral import CORALLoss, coral_loss, covariance
 from transfer_utils.da_training import TensorLoader, train_da
 from transfer_utils.data.checks import require_data
 from transfer_utils.data.digits import digit_domains
 from transfer_utils.data.moons import make_moons_domains
 from transfer_utils.device import device_report, get_device
-from transfer_utils.mmd import MMDLoss, mmd2
+from transfer_utils.mmd import MMDLoss
 from transfer_utils.plotting import use_course_style
 from transfer_utils.profile import get_profile
 from transfer_utils.seed import seed_everything
@@ -140,7 +143,42 @@ print("M* = P_s^T P_t =\n", sa.M.numpy().round(3))
 # The matrix square roots come from the eigendecomposition $C = V\Lambda V^\top$,
 # $C^{\pm 1/2} = V\Lambda^{\pm1/2}V^\top$. In practice a ridge $\varepsilon I$ is added to both
 # covariances (Sun et al. use $\varepsilon = 1$); with $\varepsilon = 0$ the match is exact, which
-# we check. `center=True` also moves the source mean to the target mean.
+# we check. `center=True` also moves the source mean to the target mean. In code, with `eigh` for
+# the eigendecomposition of a symmetric matrix:
+
+# %%
+def matrix_power_sym(C, power, eps=0.0):
+    """(C + eps I)^power = V diag(lambda^power) V^T for a symmetric positive definite C."""
+    evals, evecs = torch.linalg.eigh(C + eps * torch.eye(C.shape[0], dtype=C.dtype))
+    return evecs @ torch.diag(evals**power) @ evecs.T
+
+
+def coral_transform(X_src, X_tgt, eps=1.0, *, center=False):
+    """X_s (C_s + eps I)^{-1/2} (C_t + eps I)^{1/2}: whiten the source, re-colour with the target."""
+    A = matrix_power_sym(covariance(X_src), -0.5, eps) @ matrix_power_sym(covariance(X_tgt), 0.5, eps)
+    if center:
+        return (X_src - X_src.mean(0)) @ A + X_tgt.mean(0)
+    return X_src @ A
+
+
+# %% [markdown]
+# The package's `transfer_utils.coral.coral_transform` computes the same map (it also symmetrises
+# the covariance, clamps tiny negative eigenvalues and works in float64 whatever the input). On the
+# moons in float64, with the paper's ridge and without it, both must agree; the two
+# eigendecompositions of the same $2\times 2$ matrices differ only by float64 rounding (about
+# $10^{-16}$ relative, times the condition number of $C_s$, here below 10), so we allow $10^{-12}$.
+
+# %%
+for eps, center in ((1.0, False), (0.0, True)):
+    torch.testing.assert_close(matrix_power_sym(covariance(moons.X_src.double()), -0.5, eps),
+                               tu_coral.matrix_power_sym(covariance(moons.X_src.double()), -0.5, eps),
+                               rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(coral_transform(moons.X_src.double(), moons.X_tgt.double(), eps, center=center),
+                               tu_coral.coral_transform(moons.X_src.double(), moons.X_tgt.double(), eps, center=center),
+                               rtol=1e-12, atol=1e-12)
+
+# %% [markdown]
+# Our map matches the covariances exactly when $\varepsilon = 0$ (and the means, with `center=True`):
 
 # %%
 X_coral = coral_transform(moons.X_src.double(), moons.X_tgt.double(), eps=0.0, center=True)
@@ -218,15 +256,62 @@ print("Deep CORAL gradient: autograd = closed form = finite differences")
 
 # %%
 Xa = torch.randn(20, 2, dtype=torch.float64, generator=generator)
-assert mmd2(Xa, Xa.clone()).abs() < 1e-12
-assert torch.autograd.gradcheck(lambda a, b: mmd2(a, b, sigmas=(0.5, 2.0)),
+assert tu_mmd.mmd2(Xa, Xa.clone()).abs() < 1e-12
+assert torch.autograd.gradcheck(lambda a, b: tu_mmd.mmd2(a, b, sigmas=(0.5, 2.0)),
                                 (Xa[:6].clone().requires_grad_(), (Xa[6:11] + 1).requires_grad_()))
 Xb = (Xa + torch.tensor([2.0, 0.0], dtype=torch.float64)).requires_grad_(True)
-before = mmd2(Xa, Xb, sigmas=(1.0,))
+before = tu_mmd.mmd2(Xa, Xb, sigmas=(1.0,))
 before.backward()
-after = mmd2(Xa, (Xb - 5.0 * Xb.grad).detach(), sigmas=(1.0,))
+after = tu_mmd.mmd2(Xa, (Xb - 5.0 * Xb.grad).detach(), sigmas=(1.0,))
 print(f"MMD^2 before a gradient step {before.item():.4f}, after {after.item():.4f}")
 assert after < before
+
+# %% [markdown]
+# **The estimator, written out.** Those checks ran the package's `mmd2`, whose bandwidths default
+# to the median heuristic. Given the bandwidths, the estimator is the formula above: three kernel
+# matrices and their means. The unbiased version (a U-statistic, Gretton et al. 2012) leaves out
+# the diagonals $k(x_i, x_i) = 1$, dividing by $n_s(n_s-1)$ and $n_t(n_t-1)$:
+#
+# $$\widehat{\mathrm{MMD}}^2_u = \frac{1}{n_s(n_s-1)}\sum_{i\ne i'}k(f_i^s,f_{i'}^s) + \frac{1}{n_t(n_t-1)}\sum_{j\ne j'}k(f_j^t,f_{j'}^t) - \frac{2}{n_sn_t}\sum_{i,j}k(f_i^s,f_j^t).$$
+
+# %%
+def gaussian_kernel(X, Y, sigmas):
+    """K_ij = mean over the bandwidths s of exp(-|x_i - y_j|^2 / (2 s^2))."""
+    sq_dist = ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1)
+    return torch.stack([torch.exp(-sq_dist / (2 * s**2)) for s in sigmas]).mean(0)
+
+
+def mmd2(X, Y, sigmas, unbiased=False):
+    """The squared MMD between the samples X and Y (biased V- or unbiased U-statistic)."""
+    Kxx, Kyy, Kxy = gaussian_kernel(X, X, sigmas), gaussian_kernel(Y, Y, sigmas), gaussian_kernel(X, Y, sigmas)
+    m, n = len(X), len(Y)
+    if unbiased:
+        kxx = (Kxx.sum() - Kxx.trace()) / (m * (m - 1))
+        kyy = (Kyy.sum() - Kyy.trace()) / (n * (n - 1))
+    else:
+        kxx, kyy = Kxx.mean(), Kyy.mean()
+    return kxx + kyy - 2 * Kxy.mean()
+
+
+# %% [markdown]
+# Checked against the package on two float64 samples from a fresh generator (the notebook's own
+# random stream is untouched), with three bandwidths and with the median-heuristic ones, biased and
+# unbiased. Squared distances are computed differently (differences here, the expansion
+# $\lVert a\rVert^2 + \lVert b\rVert^2 - 2a^\top b$ in the package), a float64 rounding difference of about
+# $10^{-16}$ per entry, which the means do not amplify: tolerance $10^{-12}$.
+
+# %%
+mmd_gen = torch.Generator().manual_seed(profile.seed)
+X_check = torch.randn(30, 3, dtype=torch.float64, generator=mmd_gen)
+Y_check = torch.randn(20, 3, dtype=torch.float64, generator=mmd_gen) + 0.5
+median_sigmas = tu_mmd.median_bandwidth(X_check, Y_check) * torch.tensor(tu_mmd.DEFAULT_BANDWIDTH_FACTORS, dtype=torch.float64)
+for sigmas in ((0.5, 1.0, 2.0), median_sigmas):
+    torch.testing.assert_close(gaussian_kernel(X_check, Y_check, sigmas),
+                               tu_mmd.gaussian_kernel(X_check, Y_check, sigmas), rtol=1e-12, atol=1e-12)
+    for unbiased in (False, True):
+        torch.testing.assert_close(mmd2(X_check, Y_check, sigmas, unbiased),
+                                   tu_mmd.mmd2(X_check, Y_check, sigmas, unbiased), rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(mmd2(X_check, Y_check, median_sigmas), tu_mmd.mmd2(X_check, Y_check), rtol=1e-12, atol=1e-12)
 
 # %% [markdown]
 # ## 6. Benchmarks
@@ -247,7 +332,7 @@ def run_moons(method: str, seed: int):
     torch.manual_seed(seed)
     G = nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU()).to(device)
     C = nn.Linear(64, 2).to(device)
-    X_src = coral_transform(d.X_src, d.X_tgt, eps=0.0, center=True) if method == "CORAL (closed form)" else d.X_src
+    X_src = tu_coral.coral_transform(d.X_src, d.X_tgt, eps=0.0, center=True) if method == "CORAL (closed form)" else d.X_src
     loss, alpha = {"Deep CORAL": (CORALLoss(), 1.0), "MMD": (MMDLoss(), 3.0)}.get(method, (None, 0.0))
     opt = torch.optim.Adam([*G.parameters(), *C.parameters()], lr=1e-3)
     gb = torch.Generator().manual_seed(seed)
@@ -326,7 +411,7 @@ def shallow_methods(digits) -> dict[str, float]:
     Fa, _ = frozen_features(digits.target_train)  # unlabelled: its labels are not used
     Fe, ye = frozen_features(digits.target_test)
     out = {"source-only (shallow)": logistic_accuracy(Fs, ys, Fe, ye)}
-    out["CORAL (closed form)"] = logistic_accuracy(coral_transform(Fs, Fa, eps=1.0, center=True), ys, Fe, ye)
+    out["CORAL (closed form)"] = logistic_accuracy(tu_coral.coral_transform(Fs, Fa, eps=1.0, center=True), ys, Fe, ye)
     sa = subspace_alignment(Fs, Fa, d=10)
     out["subspace alignment"] = logistic_accuracy(sa.Z_src, ys, (Fe - Fa.mean(0)) @ sa.P_tgt, ye)
     return out

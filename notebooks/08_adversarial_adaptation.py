@@ -32,7 +32,8 @@
 # **Learning objectives.** After this notebook you can
 # 1. write the DANN minimax objective and explain why one backward pass through a gradient
 #    reversal layer is a simultaneous descent-ascent step on it;
-# 2. implement the reversal layer as a custom `torch.autograd.Function` and check its gradient;
+# 2. implement the reversal layer as a custom `torch.autograd.Function`, check its gradient, and
+#    write one DANN training step by hand, equal to the package's;
 # 3. train DANN and CDAN with `transfer_utils` on any pair of loaders and read the discriminator's
 #    accuracy as a diagnostic;
 # 4. compare methods fairly: mean and spread over seeds, a source-only baseline and a
@@ -57,7 +58,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from transfer_utils.adversarial import CDANLoss, DANNLoss, DomainDiscriminator, multilinear_map
+from transfer_utils import adversarial as tu_adv
+from transfer_utils import grl as tu_grl
+from transfer_utils.adversarial import CDANLoss, DANNLoss, DomainDiscriminator
 from transfer_utils.coral import CORALLoss
 from transfer_utils.da_plots import plot_decision_boundary, plot_embedding_before_after
 from transfer_utils.da_training import TensorLoader, train_da
@@ -67,7 +70,7 @@ from transfer_utils.data.moons import make_moons_domains
 from transfer_utils.device import device_report, get_device
 from transfer_utils.discrepancy import proxy_a_distance
 from transfer_utils.features import extract_features
-from transfer_utils.grl import GradientReversalLayer, dann_lambda, grad_reverse
+from transfer_utils.grl import GradientReversalLayer, dann_lambda
 from transfer_utils.mmd import MMDLoss
 from transfer_utils.plotting import use_course_style
 from transfer_utils.profile import get_profile
@@ -118,12 +121,64 @@ print(profile)
 # $\frac{\partial \mathcal L_d}{\partial z}\cdot(-\lambda I)\cdot\frac{\partial z}{\partial \theta_f} = -\lambda \frac{\partial \mathcal L_d}{\partial \theta_f}$:
 # exactly the three updates above, in one backward pass with one optimizer.
 #
-# The layer is `transfer_utils.grl.GradientReversalFunction`, a custom `torch.autograd.Function`
-# whose `forward` returns its input and whose `backward` returns `-lambd * grad_output`. We check
-# that `transfer_utils.adversarial.DANNLoss` computes $\mathcal L_d$ exactly as written (one mean per
-# domain, summed; $\log(1 - \sigma(z)) = \log\sigma(-z)$ for a logit $z$), and both halves of the
-# argument: the layer's own gradient, and the claim that the features receive $-\lambda$ times the
-# gradient they would get without the layer, while the discriminator's gradient is untouched.
+# **The layer, written out.** A custom `torch.autograd.Function` has two static methods: `forward`
+# computes the output and keeps on `ctx` what the backward pass needs, and `backward` receives
+# $\partial\mathcal L/\partial R_\lambda(x)$ and returns one gradient per input of `forward`. For
+# $R_\lambda$ both are one line:
+#
+# $$\texttt{forward}(x, \lambda) = x, \qquad \texttt{backward}(g) = (-\lambda\, g,\ \texttt{None}),$$
+#
+# `None` because $\lambda$ is a constant, not something to train. `x.view_as(x)` is the identity:
+# a new tensor object that shares `x`'s memory.
+
+# %%
+class GradientReversalFunction(torch.autograd.Function):
+    """R_lambda: the identity on the way forward, -lambda times the gradient on the way back."""
+
+    @staticmethod
+    def forward(ctx, x, lambd):
+        ctx.lambd = lambd  # kept for the backward pass
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return -ctx.lambd * grad_output, None  # no gradient for lambda
+
+
+def grad_reverse(x, lambd=1.0):
+    return GradientReversalFunction.apply(x, lambd)
+
+
+# %% [markdown]
+# The package's layer, `transfer_utils.grl.GradientReversalFunction` (and `grad_reverse`, which
+# adds input checks), is the same two lines. On the same float64 input and upstream gradient both
+# return the same output and the same input gradient, bit for bit (the only arithmetic is one
+# multiplication by $-\lambda$, so there is no rounding to tolerate: `rtol=0, atol=0`). The inputs
+# come from a fresh generator, so the notebook's own random stream is untouched.
+
+# %%
+def output_and_gradient(reverse, x, upstream, lambd=0.7):
+    """reverse(x, lambd) and the gradient it sends back to x for the given upstream gradient."""
+    x = x.clone().requires_grad_(True)
+    out = reverse(x, lambd)
+    out.backward(upstream)
+    return out.detach(), x.grad
+
+
+check_gen = torch.Generator().manual_seed(profile.seed)
+x_check, up_check = torch.randn(2, 6, 4, dtype=torch.float64, generator=check_gen)
+torch.testing.assert_close(output_and_gradient(GradientReversalFunction.apply, x_check, up_check),
+                           output_and_gradient(tu_grl.GradientReversalFunction.apply, x_check, up_check),
+                           rtol=0, atol=0)
+torch.testing.assert_close(output_and_gradient(grad_reverse, x_check, up_check),
+                           output_and_gradient(tu_grl.grad_reverse, x_check, up_check), rtol=0, atol=0)
+
+# %% [markdown]
+# Now the argument itself. We check the layer's own gradient (the `grad_reverse` we just wrote),
+# that `transfer_utils.adversarial.DANNLoss` computes $\mathcal L_d$ exactly as written (one mean
+# per domain, summed; $\log(1 - \sigma(z)) = \log\sigma(-z)$ for a logit $z$), and the claim that
+# the features receive $-\lambda$ times the gradient they would get without the layer, while the
+# discriminator's gradient is untouched.
 
 # %%
 lam = 0.7
@@ -171,6 +226,67 @@ ax.set(xlabel="training progress p (fraction of steps)", ylabel=r"$\lambda_p$",
        title="DANN's schedule for the reversal coefficient")
 ax.legend()
 plt.show()
+
+# %% [markdown]
+# **One training step, by hand.** Everything above fits in one step. The source batch
+# $(x^s, y^s)$ and the target batch $x^t$ go through the feature extractor together, and the step
+# minimises
+#
+# $$\mathcal L = \frac{1}{n_s}\sum_i \ell\big(G_y(G_f(x_i^s)), y_i^s\big)
+#   \;\underbrace{-\ \frac{1}{n_s}\sum_i \log\sigma(z_i^s) - \frac{1}{n_t}\sum_j \log\sigma(-z_j^t)}_{\mathcal L_d},
+#   \qquad z = G_d\big(R_\lambda(G_f(x))\big),$$
+#
+# with $\ell$ the cross-entropy and $z$ the discriminator's logits. One `backward` through the
+# reversal layer gives all three updates of the saddle-point step, and one optimizer step applies
+# them. This is what `train_da` does at every step with a `DANNLoss` (trade-off 1); at scale we use
+# `train_da`, which adds the schedule, evaluation and a history.
+
+# %%
+def dann_domain_loss(discriminator, f_src, f_tgt, lambd):
+    """L_d on features passed through R_lambda: one mean per domain (source label 1), summed."""
+    z = discriminator(grad_reverse(torch.cat([f_src, f_tgt]), lambd))
+    n_s = f_src.shape[0]
+    return -(nn.functional.logsigmoid(z[:n_s]).mean() + nn.functional.logsigmoid(-z[n_s:]).mean())
+
+
+def dann_step(G, C, discriminator, optimizer, x_s, y_s, x_t, lambd):
+    """One simultaneous descent-ascent step on L_y - lambda L_d: one backward pass, one update."""
+    feats = G(torch.cat([x_s, x_t]))  # both domains through the same extractor
+    f_s, f_t = feats[: x_s.shape[0]], feats[x_s.shape[0]:]
+    loss = nn.functional.cross_entropy(C(f_s), y_s) + dann_domain_loss(discriminator, f_s, f_t, lambd)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+# %% [markdown]
+# The check: two copies of the same small networks (float64), the same batch, plain SGD with
+# learning rate 0.1. One copy takes `dann_step`, the other one step of the package's `train_da`
+# with a `DANNLoss` whose reversal layer holds $\lambda = 0.7$. Every parameter of the extractor, the
+# classifier and the discriminator must agree afterwards. The two compute the same sums in a
+# different order (`binary_cross_entropy_with_logits` against `logsigmoid`), so they may differ by
+# float64 rounding, about $10^{-16}$ relative per operation; we allow $10^{-12}$. The networks are
+# initialised inside `torch.random.fork_rng()`, so the notebook's random stream is untouched.
+
+# %%
+x_s, x_t = torch.randn(2, 32, 2, dtype=torch.float64, generator=check_gen)
+y_s = torch.randint(0, 2, (32,), generator=check_gen)
+with torch.random.fork_rng(devices=[]):
+    nets = [m.double() for m in (nn.Sequential(nn.Linear(2, 16), nn.Tanh()), nn.Linear(16, 2),
+                                 DomainDiscriminator(16, hidden_size=16))]
+ours, pkgs = copy.deepcopy(nets), copy.deepcopy(nets)
+dann_step(*ours, torch.optim.SGD([p for m in ours for p in m.parameters()], lr=0.1),
+          x_s, y_s, x_t, lambd=0.7)
+pkg_loss = DANNLoss(pkgs[2], grl=GradientReversalLayer(0.7, schedule=False))
+pkg_opt = torch.optim.SGD([*pkgs[0].parameters(), *pkgs[1].parameters(), *pkg_loss.parameters()], lr=0.1)
+train_da(pkgs[0], pkgs[1], TensorLoader(x_s, y_s, batch_size=32), TensorLoader(x_t, batch_size=32),
+         optimizer=pkg_opt, num_steps=1, device=torch.device("cpu"), adaptation_loss=pkg_loss,
+         progress=False)
+for m_ours, m_pkg, m_start in zip(ours, pkgs, nets):
+    torch.testing.assert_close(list(m_ours.parameters()), list(m_pkg.parameters()), rtol=1e-12, atol=1e-12)
+    assert not torch.equal(next(m_ours.parameters()), next(m_start.parameters())), "the step moved nothing"
+print("dann_step and one step of train_da give the same parameters")
 
 # %% [markdown]
 # ## 2. DANN on rotated two moons
@@ -538,8 +654,30 @@ plt.show()
 # $T_\otimes(f, g) = \mathrm{vec}(g f^\top) \in \mathbb R^{C d}$: each class gets its own copy of the
 # features, weighted by the predicted probability, so the discriminator can compare the domains class
 # by class (the cross-covariance of features and predictions). CDAN+E weights each example by
-# $w = 1 + e^{-H(g)}$, trusting confident predictions more. The map has the documented shape and
-# entries:
+# $w = 1 + e^{-H(g)}$, trusting confident predictions more.
+#
+# Per example the map is an outer product, $T_\otimes(f, g)_{c d' + k} = g_c f_k$ for class $c$ and
+# feature $k$ (with $d'$ the feature size), which broadcasting writes in one line. CDAN's domain loss
+# is DANN's with the discriminator reading $T_\otimes(f, g)$ instead of $f$; the prediction $g$ is
+# treated as a constant (detached), as in the authors' code, so the reversed gradient reaches the
+# features only through $f$.
+
+# %%
+def multilinear_map(g, f):
+    """T(f, g) = vec(g f^T) for each example: entry [n, c * d + k] is g[n, c] * f[n, k]."""
+    return (g[:, :, None] * f[:, None, :]).reshape(f.shape[0], -1)
+
+
+def cdan_domain_loss(discriminator, f_src, f_tgt, logits_src, logits_tgt, lambd):
+    """L_d on T(f, g) through R_lambda, with g = softmax(logits) held constant."""
+    g = torch.softmax(torch.cat([logits_src, logits_tgt]), dim=1).detach()
+    z = discriminator(grad_reverse(multilinear_map(g, torch.cat([f_src, f_tgt])), lambd))
+    n_s = f_src.shape[0]
+    return -(nn.functional.logsigmoid(z[:n_s]).mean() + nn.functional.logsigmoid(-z[n_s:]).mean())
+
+
+# %% [markdown]
+# The map has the documented shape and entries:
 
 # %%
 f = torch.randn(4, 3, generator=generator)
@@ -548,6 +686,23 @@ h = multilinear_map(g, f)
 print(h.shape)  # (N, C * d)
 assert h.shape == (4, 2 * 3)
 torch.testing.assert_close(h[1].reshape(2, 3), torch.outer(g[1], f[1]))
+
+# %% [markdown]
+# Both agree with the package: the map with `transfer_utils.adversarial.multilinear_map` (an
+# `einsum`; every entry is one product, so they agree exactly), and the CDAN domain loss with
+# `CDANLoss` on float64 features and logits, with the same discriminator and $\lambda$ (the same
+# sums in a different order: tolerance $10^{-12}$).
+
+# %%
+torch.testing.assert_close(multilinear_map(g, f), tu_adv.multilinear_map(g, f), rtol=0, atol=0)
+f_check = torch.randn(10, 3, dtype=torch.float64, generator=check_gen)
+logits_check = torch.randn(10, 2, dtype=torch.float64, generator=check_gen)
+with torch.random.fork_rng(devices=[]):
+    disc_check = DomainDiscriminator(2 * 3, hidden_size=16).double()
+cdan_pkg = CDANLoss(disc_check, grl=GradientReversalLayer(0.7, schedule=False))
+torch.testing.assert_close(
+    cdan_domain_loss(disc_check, f_check[:6], f_check[6:], logits_check[:6], logits_check[6:], 0.7),
+    cdan_pkg(f_check[:6], f_check[6:], logits_check[:6], logits_check[6:]), rtol=1e-12, atol=1e-12)
 
 # %% [markdown]
 # ## 5. Why adversarial training is unstable, and what helps
@@ -617,7 +772,8 @@ assert wobbles["first"].mean() >= 2 * wobbles["tuned"].mean(), wobbles
 #
 # * DANN solves $\min_{G_f, G_y}\max_{G_d} \mathcal L_y - \lambda \mathcal L_d$ with one backward
 #   pass: the gradient reversal layer is the identity forward and $-\lambda I$ backward, so the
-#   discriminator descends its loss while the features ascend it. We checked this numerically.
+#   discriminator descends its loss while the features ascend it. We wrote the layer, the DANN and
+#   CDAN domain losses and one training step ourselves, and checked them against `transfer_utils`.
 # * On rotated two moons DANN moves the decision boundary onto the target and keeps the
 #   discriminator nearer chance than a passive one, on every seed once the game is played with full
 #   batches and smooth units.

@@ -85,17 +85,124 @@ def _helper_names() -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", IPYNB, ids=lambda p: p.name)
-def test_never_redefines_a_helper(path: Path):
-    helpers = _helper_names()
-    nb = nbformat.read(path, as_version=4)
+def _module_names() -> set[str]:
+    return {"transfer_utils"} | {mod.name for mod in
+                                 pkgutil.walk_packages(transfer_utils.__path__, "transfer_utils.")}
+
+
+def _code_trees(nb) -> list[ast.AST]:
+    """The parsed code cells of a notebook, IPython magics and shell lines left out."""
+    trees = []
     for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        source = "\n".join(l for l in cell.source.splitlines() if not l.lstrip().startswith(("%", "!")))
-        for node in ast.walk(ast.parse(source)):
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                assert node.name not in helpers, (
-                    f"{path.name} defines {node.name}, which transfer_utils already provides; import it")
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("transfer_utils"):
+        if cell.cell_type == "code":
+            source = "\n".join(l for l in cell.source.splitlines()
+                               if not l.lstrip().startswith(("%", "!")))
+            trees.append(ast.parse(source))
+    return trees
+
+
+def _dotted(node: ast.AST) -> str | None:
+    """``a.b.c`` for a chain of attributes on a name, else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return None if base is None else f"{base}.{node.attr}"
+    return None
+
+
+def _is_assertion(node: ast.AST) -> bool:
+    """An ``assert`` statement, or a call such as ``torch.testing.assert_close``/``np.testing.assert_*``."""
+    if isinstance(node, ast.Assert):
+        return True
+    if isinstance(node, ast.Call):
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        return name.startswith("assert_")
+    return False
+
+
+def unchecked_redefinitions(nb, helpers: set[str], modules: set[str]) -> list[str]:
+    """Helpers a notebook redefines (a ``def``/``class`` with a public ``transfer_utils`` name)
+    without asserting them equal to the package's version.
+
+    The rule of the course: a notebook may build an algorithm in view under the helper's own name,
+    but then some assertion (an ``assert`` statement, or a call to ``assert_close`` or another
+    ``assert_*`` such as ``torch.testing.assert_close``/``np.testing.assert_allclose``) must
+    mention both the notebook's version (the bare name, called or passed) and the package's: either
+    ``<alias>.<name>`` with ``<alias>`` an imported ``transfer_utils`` module (``from transfer_utils
+    import coral as tu_coral``, ``import transfer_utils.coral as tu_coral``, or the dotted path), or
+    a name imported from ``transfer_utils`` under another alias (``... import coral_transform as
+    tu_coral_transform``). Raises AssertionError on a star import from ``transfer_utils``.
+    """
+    trees = _code_trees(nb)
+    module_aliases: set[str] = set()
+    helper_aliases: dict[str, str] = {}  # alias -> helper name
+    defined: set[str] = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in helpers:
+                defined.add(node.name)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name in modules:
+                        module_aliases.add(alias.asname or alias.name)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("transfer_utils"):
                 assert all(alias.name != "*" for alias in node.names), "no star imports"
+                for alias in node.names:
+                    if f"{node.module}.{alias.name}" in modules:
+                        module_aliases.add(alias.asname or alias.name)
+                    elif alias.asname and alias.asname != alias.name:
+                        helper_aliases[alias.asname] = alias.name
+
+    def mentions_both(node: ast.AST, name: str) -> bool:
+        ours = package = False
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and sub.id == name:
+                ours = True
+            elif isinstance(sub, ast.Name) and helper_aliases.get(sub.id) == name:
+                package = True
+            elif isinstance(sub, ast.Attribute) and sub.attr == name:
+                base = _dotted(sub.value)
+                package = package or base in module_aliases or (base or "").startswith("transfer_utils")
+        return ours and package
+
+    assertions = [node for tree in trees for node in ast.walk(tree) if _is_assertion(node)]
+    return sorted(name for name in defined if not any(mentions_both(a, name) for a in assertions))
+
+
+@pytest.mark.parametrize("path", IPYNB, ids=lambda p: p.name)
+def test_a_redefined_helper_is_checked_against_the_package(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    missing = unchecked_redefinitions(nb, _helper_names(), _module_names())
+    assert not missing, (
+        f"{path.name} defines {missing}, which transfer_utils provides, without asserting them equal "
+        f"to the package's version: add e.g. `torch.testing.assert_close(name(x), tu_mod.name(x))` "
+        f"with `from transfer_utils import mod as tu_mod`, or import the helper instead")
+
+
+def _synthetic(*cells: str):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    return nb
+
+
+def test_the_redefinition_checker_flags_an_unchecked_helper():
+    helpers, modules = _helper_names(), _module_names()
+    assert "coral_transform" in helpers and "transfer_utils.coral" in modules
+    define = "def coral_transform(Xs, Xt):\n    return Xs\n"
+    unchecked = _synthetic("import torch\nfrom transfer_utils import coral as tu_coral", define,
+                           "X = coral_transform(torch.ones(3, 2), torch.ones(3, 2))\nassert X.shape == (3, 2)")
+    assert unchecked_redefinitions(unchecked, helpers, modules) == ["coral_transform"]
+    checked = _synthetic("import torch\nfrom transfer_utils import coral as tu_coral", define,
+                         "X = torch.ones(3, 2)\n"
+                         "torch.testing.assert_close(coral_transform(X, X), tu_coral.coral_transform(X, X))")
+    assert unchecked_redefinitions(checked, helpers, modules) == []
+    by_alias = _synthetic("import numpy as np\n"
+                          "from transfer_utils.coral import coral_transform as tu_coral_transform", define,
+                          "np.testing.assert_allclose(coral_transform(1, 2), tu_coral_transform(1, 2))")
+    assert unchecked_redefinitions(by_alias, helpers, modules) == []
+    only_package = _synthetic("from transfer_utils import coral as tu_coral", define,
+                              "assert tu_coral.coral_transform(1, 2) is not None")
+    assert unchecked_redefinitions(only_package, helpers, modules) == ["coral_transform"]
+    with pytest.raises(AssertionError, match="no star imports"):
+        unchecked_redefinitions(_synthetic("from transfer_utils.coral import *"), helpers, modules)
