@@ -60,6 +60,7 @@ from IPython.display import display
 from sklearn.datasets import load_breast_cancer
 from tqdm.auto import tqdm
 
+from transfer_utils import optim as tu_optim  # the package's optimisers, next to the ones built here
 from transfer_utils.device import device_report, get_device
 from transfer_utils.landscapes import (
     FOUR_WELLS_MINIMA,
@@ -71,7 +72,6 @@ from transfer_utils.landscapes import (
     saddle,
 )
 from transfer_utils.newton import newton_minimize
-from transfer_utils import optim as tu_optim  # the package's optimisers, next to the ones built here
 from transfer_utils.opt_plots import plot_contour, plot_contour_paths, plot_convergence, plot_path
 from transfer_utils.optim import (
     heavy_ball_params,

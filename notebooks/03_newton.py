@@ -64,8 +64,8 @@ from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.linear_model import LogisticRegression
 from tqdm.auto import tqdm
 
-from transfer_utils.device import device_report, get_device
 from transfer_utils import newton as tu_newton  # the package's Newton methods, next to the ones built here
+from transfer_utils.device import device_report, get_device
 from transfer_utils.landscapes import four_wells, logistic_loss, quadratic_with_condition
 from transfer_utils.newton import SingularHessianError, hessian, hvp, newton_root
 from transfer_utils.opt_plots import plot_contour_paths, plot_convergence
