@@ -59,15 +59,9 @@ import torch
 from IPython.display import display
 from sklearn.datasets import load_digits
 
+from transfer_utils import numdiff as tu_numdiff  # the package's finite differences, next to the ones built here
 from transfer_utils.device import device_report, get_device
-from transfer_utils.numdiff import (
-    central_difference,
-    check_gradient,
-    forward_difference,
-    numerical_gradient,
-    numerical_jacobian,
-    optimal_step,
-)
+from transfer_utils.numdiff import check_gradient, numerical_jacobian, optimal_step
 from transfer_utils.plotting import use_course_style
 from transfer_utils.profile import get_profile
 from transfer_utils.seed import seed_everything
@@ -99,8 +93,38 @@ print(profile)
 #   h^{0}_\star = \big(3\epsilon|f|/|f'''|\big)^{1/3} \sim \epsilon^{1/3}.$$
 # We test this on $f = \exp$, where $f = f'' = f'''$, so the predictions do not depend on $x$:
 # $h^{+}_\star = 2\sqrt\epsilon \approx 3\times10^{-8}$ and $h^{0}_\star = (3\epsilon)^{1/3} \approx 9\times 10^{-6}$.
-# To average out the erratic round-off we measure the relative error at 64 points in $[0, 1]$ and
-# take its geometric mean for each of 141 step sizes.
+#
+# Each quotient is one line of code (elementwise, so `x` may hold many points at once):
+
+# %%
+def forward_difference(f, x, h):
+    """(f(x + h) - f(x)) / h, error O(h)."""
+    return (f(x + h) - f(x)) / h
+
+
+def central_difference(f, x, h):
+    """(f(x + h) - f(x - h)) / (2h), error O(h^2)."""
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+# %% [markdown]
+# **Check.** The package's `tu_numdiff.forward_difference` and `tu_numdiff.central_difference`
+# (which also validate the step) return the same quotients on the same input: 101 points in
+# $[-2, 2]$ with $h = 10^{-5}$. They evaluate the same expression in the same order, so the results
+# agree to the last bit; the tolerance $10^{-12}$ (relative) is far below the round-off of the
+# quotients themselves (about $\epsilon/h pprox 2	imes10^{-11}$), so a quotient written any other way
+# would not pass by accident.
+
+# %%
+x_chk = torch.linspace(-2.0, 2.0, 101, dtype=torch.float64)
+torch.testing.assert_close(forward_difference(torch.exp, x_chk, 1e-5),
+                           tu_numdiff.forward_difference(torch.exp, x_chk, 1e-5), rtol=1e-12, atol=0)
+torch.testing.assert_close(central_difference(torch.exp, x_chk, 1e-5),
+                           tu_numdiff.central_difference(torch.exp, x_chk, 1e-5), rtol=1e-12, atol=0)
+
+# %% [markdown]
+# The measurement uses the package versions. To average out the erratic round-off we measure the
+# relative error at 64 points in $[0, 1]$ and take its geometric mean for each of 141 step sizes.
 
 # %%
 x_pts = torch.linspace(0.0, 1.0, 64, dtype=torch.float64)
@@ -115,8 +139,8 @@ def fd_error(method, h, x=x_pts):
     return rel.log().mean().exp().item()
 
 
-err_fwd = np.array([fd_error(forward_difference, h) for h in hs])
-err_cen = np.array([fd_error(central_difference, h) for h in hs])
+err_fwd = np.array([fd_error(tu_numdiff.forward_difference, h) for h in hs])
+err_cen = np.array([fd_error(tu_numdiff.central_difference, h) for h in hs])
 eps64 = torch.finfo(torch.float64).eps
 h_theory = {"forward": 2 * math.sqrt(eps64), "central": (3 * eps64) ** (1 / 3)}
 h_best = {"forward": hs[err_fwd.argmin()].item(), "central": hs[err_cen.argmin()].item()}
@@ -189,8 +213,8 @@ last = {}  # what the most recent redraw computed, to check that the slider driv
 def draw_step(log10_h=-2.0):
     """Secants at x0 for step 10**log10_h, and the error curves with that step marked."""
     h = 10.0**log10_h
-    fwd = forward_difference(torch.exp, x0, h).item()
-    cen = central_difference(torch.exp, x0, h).item()
+    fwd = tu_numdiff.forward_difference(torch.exp, x0, h).item()
+    cen = tu_numdiff.central_difference(torch.exp, x0, h).item()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
     ax1.plot(grid, torch.exp(grid), color="black", label="exp")
     ax1.plot(grid, math.exp(0.5) + fwd * (grid - x0), "--", label=f"forward slope {fwd:.6f}")
@@ -533,8 +557,51 @@ torch.testing.assert_close(g_ce, (torch.softmax(logits, 1) - Y) / n_digits, rtol
 print("autograd gradient of cross-entropy w.r.t. logits equals (p - y)/n")
 
 # %% [markdown]
-# The gradient check compares autograd with central differences (`check_gradient`, default step
-# $\epsilon^{1/3}\max(1, \|x\|_\infty)$) on five functions: a polynomial, a product of
+# A **gradient check** is built from the central difference: perturb one coordinate at a time,
+# $$[\nabla f(x)]_i \approx \frac{f(x + he_i) - f(x - he_i)}{2h} \qquad (e_i \text{ the } i\text{-th unit vector}),$$
+# which costs $2d$ evaluations of $f$, and compare with autograd coordinate by coordinate: a
+# coordinate passes when its absolute difference is at most `atol` or its relative difference at
+# most `rtol`.
+
+# %%
+def numerical_gradient(f, x, h):
+    """Central-difference gradient of a scalar function f at x, one coordinate at a time."""
+    grad = torch.empty_like(x)
+    for i in range(x.numel()):
+        e = torch.zeros_like(x)
+        e.view(-1)[i] = h
+        grad.view(-1)[i] = (f(x + e) - f(x - e)) / (2 * h)
+    return grad
+
+
+def gradient_check(f, x, *, h, rtol=1e-6, atol=1e-8):
+    """Autograd's gradient of f at x against central differences: (passed, largest abs difference)."""
+    x_req = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(f(x_req), x_req)
+    num = numerical_gradient(f, x, h)
+    diff = (g - num).abs()
+    rel = diff / torch.maximum(g.abs(), num.abs())
+    return bool(((diff <= atol) | (rel <= rtol)).all()), diff.max().item()
+
+
+# %% [markdown]
+# **Check.** On the cross-entropy of the first ten digits as a function of their logits (100
+# coordinates; $2d$ evaluations each make more of them slow), with the step $h = \epsilon^{1/3}$, the loop gives the package's `tu_numdiff.numerical_gradient`
+# (same expression, same order: tolerance $10^{-12}$ relative, as for the quotients in section 1),
+# and the check gives `check_gradient`'s verdict and largest difference, to the last bit.
+
+# %%
+h_chk = optimal_step("central")
+ce_10 = lambda z: torch.nn.functional.cross_entropy(z, y[:10])  # noqa: E731
+torch.testing.assert_close(numerical_gradient(ce_10, logits[:10], h_chk),
+                           tu_numdiff.numerical_gradient(ce_10, logits[:10], h=h_chk), rtol=1e-12, atol=0)
+passed, largest = gradient_check(ce_10, logits[:10], h=h_chk)
+reference = check_gradient(ce_10, logits[:10], h=h_chk)
+assert passed and reference.ok and largest == reference.max_abs, (largest, reference)
+
+# %% [markdown]
+# At scale we use the package's `check_gradient` (default step
+# $\epsilon^{1/3}\max(1, \|x\|_\infty)$), on five functions: a polynomial, a product of
 # transcendental functions, log-sum-exp, the cross-entropy of a linear classifier as a function of
 # its 640 weights, and of a one-hidden-layer tanh network as a function of all its 1,210 parameters.
 # From section 1, central differences are good to about $\epsilon^{2/3}\approx 4\times10^{-11}$ in
@@ -595,7 +662,7 @@ assert max(c.norm_rel for c in checks.values()) < 1e-8, {n: c.norm_rel for n, c 
 closed_W = X.T @ (torch.softmax(X @ W0, 1) - Y) / n_digits
 torch.testing.assert_close(checks["softmax CE (linear)"].numerical.reshape(64, 10), closed_W,
                            rtol=1e-6, atol=1e-9)
-torch.testing.assert_close(numerical_gradient(ce, logits), (torch.softmax(logits, 1) - Y) / n_digits,
+torch.testing.assert_close(tu_numdiff.numerical_gradient(ce, logits), (torch.softmax(logits, 1) - Y) / n_digits,
                            rtol=1e-6, atol=1e-9)
 print("all gradient checks passed; worst relative difference",
       f"{max(c.max_rel for c in checks.values()):.1e}")
@@ -613,7 +680,8 @@ print("all gradient checks passed; worst relative difference",
 # * In PyTorch: gradients accumulate, `no_grad` and `detach` cut the graph, `create_graph=True`
 #   gives higher derivatives, `torch.func` gives Jacobians and Hessians, and a Hessian-vector
 #   product costs two backward passes.
-# * Finite differences remain the referee: a gradient check in float64 caught a wrong backward and
+# * Finite differences remain the referee: a gradient check in float64 (built here from the central
+#   difference and matched to the package's) caught a wrong backward and
 #   confirmed autograd on five functions, including the softmax cross-entropy gradient $p - y$.
 #
 # ## Exercises
@@ -636,7 +704,7 @@ print("all gradient checks passed; worst relative difference",
 # ```python
 # x10 = torch.full((1,), 10.0, dtype=torch.float64)
 # for h in (3e-8, 3e-7, 3e-6):
-#     print(h, ((forward_difference(torch.exp, x10, h) - torch.exp(x10)) / torch.exp(x10)).abs().item())
+#     print(h, ((tu_numdiff.forward_difference(torch.exp, x10, h) - torch.exp(x10)) / torch.exp(x10)).abs().item())
 # ```
 # </details>
 #

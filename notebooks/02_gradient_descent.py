@@ -30,7 +30,8 @@
 # **In one line:** why gradient descent works, how fast, and what curvature and momentum change.
 #
 # **Learning objectives.** After this notebook you can
-# 1. derive gradient descent from the first-order Taylor expansion and the step bound $\eta < 2/L$;
+# 1. derive gradient descent from the first-order Taylor expansion and the step bound $\eta < 2/L$, and
+#    write it, heavy ball, Nesterov and Adam as loops of a few lines that match the package's optimisers;
 # 2. predict the contraction factor and iteration count of GD on a quadratic from its condition number;
 # 3. explain and measure the $\sqrt{\kappa}$ speed-up of heavy-ball and Nesterov momentum;
 # 4. use mini-batch SGD with step-size schedules and Adam, and explain SGD's noise floor;
@@ -59,6 +60,7 @@ from IPython.display import display
 from sklearn.datasets import load_breast_cancer
 from tqdm.auto import tqdm
 
+from transfer_utils import optim as tu_optim  # the package's optimisers, next to the ones built here
 from transfer_utils.device import device_report, get_device
 from transfer_utils.landscapes import (
     FOUR_WELLS_MINIMA,
@@ -72,8 +74,6 @@ from transfer_utils.landscapes import (
 from transfer_utils.newton import newton_minimize
 from transfer_utils.opt_plots import plot_contour, plot_contour_paths, plot_convergence, plot_path
 from transfer_utils.optim import (
-    adam,
-    gradient_descent,
     heavy_ball_params,
     optimal_gd_lr,
     predicted_iterations,
@@ -108,16 +108,43 @@ print(profile)
 # $\eta = 1/L$. On a quadratic the bound is sharp: in the direction of the top eigenvalue $L$ the
 # error is multiplied by $1 - \eta L$ each step, which has modulus above 1 as soon as $\eta > 2/L$.
 #
-# We test it on a rotated two-dimensional quadratic with eigenvalues 1 and 10 ($L = 10$), just below
-# and just above the bound.
+# The method itself is a loop of one line, the update $x_{k+1} = x_k - \eta\nabla f(x_k)$, with the
+# gradient from autograd (`torch.func.grad`, notebook 01). It keeps every iterate so that we can
+# compare paths.
+
+# %%
+def gradient_descent(f, x0, *, lr, max_iter):
+    """max_iter steps of x <- x - lr * grad f(x) from x0; every iterate, shape (max_iter + 1, d)."""
+    xs = [x0]
+    for _ in range(max_iter):
+        xs.append(xs[-1] - lr * torch.func.grad(f)(xs[-1]))
+    return torch.stack(xs)
+
+
+# %% [markdown]
+# We test it on a rotated two-dimensional quadratic with eigenvalues 1 and 10 ($L = 10$). The rest of
+# the course uses the package's `tu_optim.gradient_descent`, which runs the same loop and adds what
+# a tool needs: a stopping rule on $\|\nabla f\|$, the detection of a diverging or stalled run, and
+# a record of values and gradient norms. **Check:** from the same start with $\eta = 1/L$, the
+# two take the same 50 steps. They perform the same floating-point operations, so the tolerance
+# $10^{-12}$ (about 5,000 units of float64's rounding unit $2.2\times10^{-16}$) only leaves room for
+# autograd summing a gradient in another order; a different update rule would miss it by far more.
 
 # %%
 q2 = make_quadratic([1.0, 10.0], x_star=[0.5, -0.3], generator=generator)
 x_start = torch.tensor([-1.5, 1.2], dtype=torch.float64)
+torch.testing.assert_close(gradient_descent(q2, x_start, lr=1 / q2.L, max_iter=50),
+                           tu_optim.gradient_descent(q2, x_start, lr=1 / q2.L, max_iter=50, tol=0.0).xs,
+                           rtol=1e-12, atol=1e-12)
+
+# %% [markdown]
+# Now the package version, just below and just above the bound.
+
+# %%
 runs = {}
 for factor in (1.9, 2.1):
     lr = factor / q2.L
-    res = gradient_descent(q2, x_start, lr=lr, max_iter=100, tol=0.0)
+    res = tu_optim.gradient_descent(q2, x_start, lr=lr, max_iter=100, tol=0.0)
     err = (res.xs - q2.x_star).norm(dim=1)
     runs[factor] = (res, err, quadratic_gd_rate(q2.eigenvalues, lr))
     print(f"lr = {factor}/L: predicted factor |1 - lr L| = {runs[factor][2]:.2f}, "
@@ -151,7 +178,7 @@ assert err_lo[-1] < 1e-3 * err_lo[0] and err_hi[-1] > 1e3 * err_hi[0]
 measured_growth = (err_hi[-1] / err_hi[-51]).item() ** (1 / 50)
 assert abs(measured_growth - rho_hi) < 1e-3, (measured_growth, rho_hi)
 try:
-    gradient_descent(q2, x_start, lr=5.0 / q2.L, max_iter=10_000)
+    tu_optim.gradient_descent(q2, x_start, lr=5.0 / q2.L, max_iter=10_000)
     raise AssertionError("a run with lr = 5/L should have overflowed")
 except FloatingPointError as error:
     print("FloatingPointError:", error)
@@ -202,6 +229,49 @@ plt.show()
 # $k$, and then $f(x_k) - f^\star = O(1/k^2)$), whereas heavy ball with its tuned constants can fail to
 # converge on a strongly convex function that is not quadratic (Lessard, Recht and Packard, 2016).
 #
+# Each method is a two-line loop on a velocity $v$ (with $v_0 = 0$); the only difference is where the
+# gradient is taken:
+# $$\text{heavy ball: } v_{k+1} = \beta v_k - \eta\nabla f(x_k), \qquad
+#   \text{Nesterov: } v_{k+1} = \beta v_k - \eta\nabla f(x_k + \beta v_k), \qquad x_{k+1} = x_k + v_{k+1}.$$
+
+# %%
+def heavy_ball_descent(f, x0, *, lr, momentum, max_iter):
+    """Polyak's heavy ball from x0 with v_0 = 0; every iterate, shape (max_iter + 1, d)."""
+    xs, v = [x0], torch.zeros_like(x0)
+    for _ in range(max_iter):
+        v = momentum * v - lr * torch.func.grad(f)(xs[-1])
+        xs.append(xs[-1] + v)
+    return torch.stack(xs)
+
+
+def nesterov_descent(f, x0, *, lr, momentum, max_iter):
+    """Nesterov's accelerated gradient: the gradient at the look-ahead point x + momentum * v."""
+    xs, v = [x0], torch.zeros_like(x0)
+    for _ in range(max_iter):
+        v = momentum * v - lr * torch.func.grad(f)(xs[-1] + momentum * v)
+        xs.append(xs[-1] + v)
+    return torch.stack(xs)
+
+
+# %% [markdown]
+# **Check.** On the quadratic of section 1, with the tuned parameters of each method, both loops take
+# the same 50 steps as `tu_optim.gradient_descent` with `momentum` (and `nesterov=True`), which
+# applies the momentum and the look-ahead in the same way; the tolerance is that of section 1.
+
+# %%
+lr_hb2, beta_hb2, _ = heavy_ball_params(q2.L, q2.mu)
+beta_nag2 = (math.sqrt(q2.L / q2.mu) - 1) / (math.sqrt(q2.L / q2.mu) + 1)
+torch.testing.assert_close(
+    heavy_ball_descent(q2, x_start, lr=lr_hb2, momentum=beta_hb2, max_iter=50),
+    tu_optim.gradient_descent(q2, x_start, lr=lr_hb2, momentum=beta_hb2, max_iter=50, tol=0.0).xs,
+    rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(
+    nesterov_descent(q2, x_start, lr=1 / q2.L, momentum=beta_nag2, max_iter=50),
+    tu_optim.gradient_descent(q2, x_start, lr=1 / q2.L, momentum=beta_nag2, nesterov=True, max_iter=50,
+                              tol=0.0).xs,
+    rtol=1e-12, atol=1e-12)
+
+# %% [markdown]
 # The rate alone undercounts the steps of both momentum methods. At the tuned parameters the
 # recursion has a *double* root in its slowest eigen-direction (the iteration matrix is a Jordan
 # block), and the error there is not $\rho^k$ but $(1 + ck)\rho^k$. For heavy ball at $\lambda = L$
@@ -300,7 +370,7 @@ for seed in tqdm(profile.seeds, desc="seeds"):
             "Nesterov": dict(lr=1 / q.L, momentum=(sk - 1) / (sk + 1), nesterov=True),
         }
         for name, kw in methods.items():
-            res = gradient_descent(q, x0, max_iter=row["bound"][name] + 10, tol=0.0, **kw)
+            res = tu_optim.gradient_descent(q, x0, max_iter=row["bound"][name] + 10, tol=0.0, **kw)
             row["measured"][name].append(steps_to_reduce(res, q.x_star, reduction))
 
 print(f"{'kappa':>6} | " + " | ".join(f"{name + ': bound, median (range)':>32}" for name in method_names))
@@ -378,7 +448,7 @@ def draw_gd(lr_times_L=1.0, log10_kappa=1.0):
     kappa = 10.0**log10_kappa
     q = make_quadratic([1.0 / kappa, 1.0], generator=torch.Generator().manual_seed(profile.seed))
     lr = lr_times_L / q.L
-    res = gradient_descent(q, torch.tensor([-1.6, 1.2], dtype=torch.float64), lr=lr, max_iter=40, tol=0.0)
+    res = tu_optim.gradient_descent(q, torch.tensor([-1.6, 1.2], dtype=torch.float64), lr=lr, max_iter=40, tol=0.0)
     rho = quadratic_gd_rate(q.eigenvalues, lr)
     fig, ax = plt.subplots(figsize=(5.5, 5))
     plot_contour(q, (-2, 2), (-2, 2), ax=ax, levels=np.geomspace(1e-3, 8, 20))
@@ -474,15 +544,58 @@ for name, values in floor.items():
     print(f"{name:20s} mean f - f* over the last 5 epochs, per seed: {np.array2string(values, formatter={'float_kind': lambda v: f'{v:.1e}'})}")
 
 # %% [markdown]
+# **Adam** keeps two running means, of the gradient and of its elementwise square, corrects both for
+# their start at zero, and divides the one by the root of the other, coordinate by coordinate
+# ($\beta_1 = 0.9$, $\beta_2 = 0.999$, $\epsilon = 10^{-8}$ by default):
+# $$m_k = \beta_1 m_{k-1} + (1-\beta_1)g_k, \quad v_k = \beta_2 v_{k-1} + (1-\beta_2)g_k^2, \quad
+#   x_k = x_{k-1} - \eta\,\frac{m_k/(1-\beta_1^k)}{\sqrt{v_k/(1-\beta_2^k)} + \epsilon},
+#   \qquad g_k = \nabla f(x_{k-1}).$$
+
+# %%
+def adam(f, x0, *, lr, betas=(0.9, 0.999), eps=1e-8, max_iter):
+    """Adam (Kingma and Ba, 2015) from x0; every iterate, shape (max_iter + 1, d)."""
+    (b1, b2), xs = betas, [x0]
+    m, v = torch.zeros_like(x0), torch.zeros_like(x0)
+    for k in range(1, max_iter + 1):
+        g = torch.func.grad(f)(xs[-1])
+        m = b1 * m + (1 - b1) * g  # running mean of the gradient
+        v = b2 * v + (1 - b2) * g * g  # running mean of its square
+        m_hat, v_hat = m / (1 - b1**k), v / (1 - b2**k)  # bias corrections
+        xs.append(xs[-1] - lr * m_hat / (v_hat.sqrt() + eps))
+    return torch.stack(xs)
+
+
+# %% [markdown]
+# **Check.** On the logistic loss, from $w = 0$ with $\eta = 0.05$, the loop takes the same 20 steps
+# as the package's `tu_optim.adam` (the same operations) and as PyTorch's `torch.optim.Adam`, which
+# applies the bias corrections in another order and so rounds differently, by a unit or two in the
+# last place. The tolerance is that of section 1, $10^{-12}$.
+
+# %%
+w0 = torch.zeros(d, dtype=torch.float64)
+torch.testing.assert_close(adam(loss_full, w0, lr=0.05, max_iter=20),
+                           tu_optim.adam(loss_full, w0, lr=0.05, max_iter=20, tol=0.0).xs,
+                           rtol=1e-12, atol=1e-12)
+w_torch = w0.clone().requires_grad_(True)
+torch_adam = torch.optim.Adam([w_torch], lr=0.05)
+torch_path = [w0]
+for _ in range(20):
+    torch_adam.zero_grad()
+    loss_full(w_torch).backward()
+    torch_adam.step()
+    torch_path.append(w_torch.detach().clone())
+torch.testing.assert_close(adam(loss_full, w0, lr=0.05, max_iter=20), torch.stack(torch_path), rtol=1e-12, atol=1e-12)
+
+# %% [markdown]
 # For comparison, full-batch GD with $\eta = 1/L$ and full-batch Adam ($\eta = 0.05$) run for
 # $10\times$ as many iterations as SGD has epochs. Cost is counted in per-sample gradients: one SGD
 # epoch and one full-batch iteration each cost $n$ of them, so the right panel has ten times the
 # budget of the left.
 
 # %%
-gd_full = gradient_descent(loss_full, torch.zeros(d, dtype=torch.float64), lr=1 / L_log,
-                           max_iter=10 * num_epochs, tol=0.0)
-adam_full = adam(loss_full, torch.zeros(d, dtype=torch.float64), lr=0.05, max_iter=10 * num_epochs, tol=0.0)
+gd_full = tu_optim.gradient_descent(loss_full, torch.zeros(d, dtype=torch.float64), lr=1 / L_log,
+                                    max_iter=10 * num_epochs, tol=0.0)
+adam_full = tu_optim.adam(loss_full, torch.zeros(d, dtype=torch.float64), lr=0.05, max_iter=10 * num_epochs, tol=0.0)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for i, (name, rs) in enumerate(sgd_runs.items()):
     for j, r in enumerate(rs):
@@ -557,8 +670,8 @@ assert all(kinds[f"four wells, minimum {i}"] == "local minimum" for i in range(4
 
 # %%
 lr_s = 0.2
-on_axis = gradient_descent(saddle, [1.0, 0.0], lr=lr_s, max_iter=200, tol=1e-12)
-off_axis = gradient_descent(saddle, [1.0, 1e-8], lr=lr_s, max_iter=200, tol=1e-12)
+on_axis = tu_optim.gradient_descent(saddle, [1.0, 0.0], lr=lr_s, max_iter=200, tol=1e-12)
+off_axis = tu_optim.gradient_descent(saddle, [1.0, 1e-8], lr=lr_s, max_iter=200, tol=1e-12)
 escape_measured = int((off_axis.xs[:, 1].abs() > 1.0).nonzero()[0])
 escape_predicted = math.log(1e8) / math.log(1 + lr_s)
 print(f"on the axis: converged = {on_axis.converged} at x = {on_axis.x.numpy().round(10)} (the saddle)")
@@ -587,7 +700,7 @@ basin = dist.argmin(1)
 print("starts per minimum:", torch.bincount(basin, minlength=4).tolist(), "; largest distance to its minimum",
       f"{dist.min(1).values.max().item():.1e}")
 
-single = {f"start {s}": gradient_descent(four_wells, s, lr=0.05, max_iter=300, tol=1e-10)
+single = {f"start {s}": tu_optim.gradient_descent(four_wells, s, lr=0.05, max_iter=300, tol=1e-10)
           for s in ([-0.2, 1.8], [0.3, -1.7], [1.7, 0.3], [-1.8, -0.2])}
 fig, ax = plt.subplots(figsize=(6, 5.5))
 ax.pcolormesh(g1.numpy(), g1.numpy(), basin.reshape(n_grid, n_grid).T.numpy(), cmap="Pastel1",
@@ -624,9 +737,9 @@ for s, r in zip(([-0.2, 1.8], [0.3, -1.7], [1.7, 0.3], [-1.8, -0.2]), single.val
 x_rb = [-1.2, 1.0]
 n_rb = profile.pick(quick=2000, full=10000)
 rb_runs = {
-    "GD, lr = 1e-3": gradient_descent(rosenbrock, x_rb, lr=1e-3, max_iter=n_rb, tol=1e-8),
-    "heavy ball, lr = 1e-3, beta = 0.9": gradient_descent(rosenbrock, x_rb, lr=1e-3, momentum=0.9, max_iter=n_rb, tol=1e-8),
-    "Adam, lr = 0.05": adam(rosenbrock, x_rb, lr=0.05, max_iter=n_rb, tol=1e-8),
+    "GD, lr = 1e-3": tu_optim.gradient_descent(rosenbrock, x_rb, lr=1e-3, max_iter=n_rb, tol=1e-8),
+    "heavy ball, lr = 1e-3, beta = 0.9": tu_optim.gradient_descent(rosenbrock, x_rb, lr=1e-3, momentum=0.9, max_iter=n_rb, tol=1e-8),
+    "Adam, lr = 0.05": tu_optim.adam(rosenbrock, x_rb, lr=0.05, max_iter=n_rb, tol=1e-8),
 }
 H_min = torch.func.hessian(rosenbrock)(torch.ones(2, dtype=torch.float64))
 print(f"condition number of the Hessian at (1, 1): {torch.linalg.cond(H_min).item():.0f}")
@@ -667,7 +780,7 @@ assert rb_runs["heavy ball, lr = 1e-3, beta = 0.9"].values[-1] < 1e-2 * rb_runs[
 #
 # **1.** For $f(x) = \frac12 x^\top A x$ with eigenvalues 1 and 100, what step size minimises the
 # contraction factor, what is the factor, and how many steps reduce the error $10^6$-fold? Check by
-# running `gradient_descent`.
+# running `tu_optim.gradient_descent`.
 #
 # <details><summary>Solution</summary>
 #
@@ -677,7 +790,7 @@ assert rb_runs["heavy ball, lr = 1e-3, beta = 0.9"].values[-1] < 1e-2 * rb_runs[
 # ```python
 # q = make_quadratic([1.0, 100.0], generator=torch.Generator().manual_seed(0))
 # lr, rho = optimal_gd_lr(q.L, q.mu)
-# res = gradient_descent(q, torch.ones(2, dtype=torch.float64), lr=lr, max_iter=2000, tol=0.0)
+# res = tu_optim.gradient_descent(q, torch.ones(2, dtype=torch.float64), lr=lr, max_iter=2000, tol=0.0)
 # err = (res.xs - q.x_star).norm(dim=1)
 # print(predicted_iterations(rho, 1e-6), int((err <= 1e-6 * err[0]).nonzero()[0]))
 # ```
@@ -705,8 +818,8 @@ assert rb_runs["heavy ball, lr = 1e-3, beta = 0.9"].values[-1] < 1e-2 * rb_runs[
 # for rotate in (False, True):
 #     q = make_quadratic([1.0, 100.0], rotate=rotate, generator=torch.Generator().manual_seed(3))
 #     x0 = torch.tensor([1.0, 1.0], dtype=torch.float64)
-#     r_adam = adam(q, x0, lr=0.05, max_iter=300, tol=0.0)
-#     r_gd = gradient_descent(q, x0, lr=optimal_gd_lr(q.L, q.mu)[0], max_iter=300, tol=0.0)
+#     r_adam = tu_optim.adam(q, x0, lr=0.05, max_iter=300, tol=0.0)
+#     r_gd = tu_optim.gradient_descent(q, x0, lr=optimal_gd_lr(q.L, q.mu)[0], max_iter=300, tol=0.0)
 #     print(rotate, r_adam.values[-1], r_gd.values[-1])
 # ```
 # GD is rotation-invariant: its rate depends only on the eigenvalues, and both runs end near
@@ -746,7 +859,7 @@ assert rb_runs["heavy ball, lr = 1e-3, beta = 0.9"].values[-1] < 1e-2 * rb_runs[
 #
 # ```python
 # for s in ([0.0, 0.0], [1e-6, 1e-6]):
-#     print(gradient_descent(four_wells, s, lr=0.05, max_iter=500).x)
+#     print(tu_optim.gradient_descent(four_wells, s, lr=0.05, max_iter=500).x)
 # ```
 # </details>
 #

@@ -33,7 +33,8 @@
 # **Learning objectives.** After this notebook you can
 # 1. derive Newton's method for roots and for minima from a Taylor expansion, and recognise quadratic convergence;
 # 2. explain why Newton takes one step on a quadratic and fails on an indefinite Hessian or from far away;
-# 3. apply damping, a backtracking line search and a regularised Hessian, and say what each fixes;
+# 3. write Newton's method with damping, a backtracking line search and a regularised Hessian, and say what
+#    each fixes;
 # 4. fit logistic regression by Newton (IRLS) and compare it with GD and L-BFGS in iterations and time;
 # 5. solve a Newton system with Hessian-vector products and conjugate gradient, without forming the Hessian.
 #
@@ -63,17 +64,10 @@ from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.linear_model import LogisticRegression
 from tqdm.auto import tqdm
 
+from transfer_utils import newton as tu_newton  # the package's Newton methods, next to the ones built here
 from transfer_utils.device import device_report, get_device
 from transfer_utils.landscapes import four_wells, logistic_loss, quadratic_with_condition
-from transfer_utils.newton import (
-    SingularHessianError,
-    conjugate_gradient,
-    hessian,
-    hvp,
-    logistic_irls,
-    newton_minimize,
-    newton_root,
-)
+from transfer_utils.newton import SingularHessianError, hessian, hvp, newton_root
 from transfer_utils.opt_plots import plot_contour_paths, plot_convergence
 from transfer_utils.optim import gradient_descent, lbfgs, optimal_gd_lr
 from transfer_utils.plotting import use_course_style
@@ -185,7 +179,7 @@ assert res_root.n_iter <= 6
 # %%
 q = quadratic_with_condition(1e4, d=20, generator=generator)
 x0 = q.x_star + torch.randn(20, generator=generator, dtype=torch.float64)
-one = newton_minimize(q, x0, tol=1e-9)
+one = tu_newton.newton_minimize(q, x0, tol=1e-9)
 lr_gd, rho_gd = optimal_gd_lr(q.L, q.mu)
 gd_needed = math.ceil(math.log(1e-9 / one.grad_norms[0]) / math.log(rho_gd))
 print(f"Newton: {one.n_iter} step, |x_1 - x*| = {(one.x - q.x_star).norm().item():.1e}; "
@@ -204,19 +198,72 @@ torch.testing.assert_close(one.x, q.x_star)
 # * **Damping / regularised Hessian.** Solve $(H + \lambda I)p = -\nabla f$. If $\lambda > -\lambda_{\min}(H)$
 #   the matrix is positive definite and $p$ is a descent direction; large $\lambda$ turns the step into
 #   a short gradient step $-\nabla f/\lambda$ (Levenberg, 1944; Marquardt, 1963). `damping=` uses a
-#   fixed $\lambda$; `regularize=True` picks $\lambda_k = \max(0, -2\lambda_{\min}(H_k))$ at each step.
+#   fixed $\lambda$; `regularize=True` picks, at each step,
+#   $\lambda_k = \max(\lambda,\ \mu - \lambda_{\min}(H_k),\ -2\lambda_{\min}(H_k))$ with $\mu = 10^{-6}$, so
+#   that every eigenvalue of $H_k + \lambda_k I$ is at least $\max(\mu, |\lambda_{\min}|)$.
 # * **Backtracking line search.** Take $x_{k+1} = x_k + t p_k$ with the largest $t\in\{1, \frac12, \frac14, \dots\}$
 #   satisfying Armijo's condition $f(x_k + tp_k) \le f(x_k) + c_1 t\,\nabla f^\top p_k$ (Armijo, 1966);
 #   when $p_k$ is not a descent direction, fall back to $-\nabla f$.
 # * Together they give a globally convergent method that still takes full Newton steps, and converges
 #   quadratically, near a minimum with positive-definite Hessian.
 #
+# Here is the whole method, written out: the Newton step solves the linear system $(H + \lambda I)p = -\nabla f$
+# (never an explicit inverse), and the line search halves $t$ until Armijo's condition holds.
+
+# %%
+def armijo_backtrack(f, x, g, p, *, c1=1e-4, shrink=0.5):
+    """The largest t in 1, shrink, shrink^2, ... with f(x + t p) <= f(x) + c1 t g.p (Armijo)."""
+    t = 1.0
+    while f(x + t * p) > f(x) + c1 * t * (g @ p):
+        t *= shrink
+    return t
+
+
+def newton_minimize(f, x0, *, max_iter, damping=0.0, regularize=False, line_search=False, min_eig=1e-6):
+    """Newton's method with damping, a regularised Hessian and a line search; every iterate."""
+    xs = [x0]
+    for _ in range(max_iter):
+        x = xs[-1]
+        g, H = torch.func.grad(f)(x), torch.func.hessian(f)(x)
+        lam = damping
+        if regularize:  # shift H until it is positive definite
+            lam_min = torch.linalg.eigvalsh(H)[0].item()
+            lam = max(lam, min_eig - lam_min, -2 * lam_min)
+        p = torch.linalg.solve(H + lam * torch.eye(len(x), dtype=x.dtype), -g)  # the Newton step
+        t = 1.0
+        if line_search:
+            if g @ p >= 0:  # not a descent direction: fall back to steepest descent
+                p = -g
+            t = armijo_backtrack(f, x, g, p)
+        xs.append(x + t * p)
+    return torch.stack(xs)
+
+
+# %% [markdown]
+# **Check.** From $(0.2, 0.2)$ on the four-wells function below (a start near a maximum, where the
+# Hessian is indefinite) each combination of fixes takes the same steps as the package's
+# `tu_newton.newton_minimize`, for as many steps as the package needs to reach $\|\nabla f\| \le 10^{-6}$.
+# The package adds stopping rules and a guard for the last steps, where $f$ changes by less than its
+# rounding error and Armijo's test compares noise; stopping at $10^{-6}$ keeps every comparison here
+# far above that level. The two
+# perform the same floating-point operations, so the tolerance $10^{-12}$ (about 5,000 units of
+# float64's rounding unit) only leaves room for autograd summing in another order.
+
+# %%
+x_ws = torch.tensor([0.2, 0.2], dtype=torch.float64)
+for options in ({}, {"damping": 5.0}, {"line_search": True}, {"regularize": True, "line_search": True}):
+    steps = tu_newton.newton_minimize(four_wells, x_ws, tol=1e-6, max_iter=100, **options).n_iter
+    torch.testing.assert_close(newton_minimize(four_wells, x_ws, max_iter=steps, **options),
+                               tu_newton.newton_minimize(four_wells, x_ws, tol=0.0, max_iter=steps, **options).xs,
+                               rtol=1e-12, atol=1e-12)
+
+# %% [markdown]
 # First, a singular Hessian: $f(x) = (x_1 - x_2)^2 + x_1$ has a Hessian of rank one. Newton's system
 # has no solution; the solver says so and suggests damping.
 
 # %%
 try:
-    newton_minimize(lambda x: (x[0] - x[1]) ** 2 + x[0], [1.0, 0.0])
+    tu_newton.newton_minimize(lambda x: (x[0] - x[1]) ** 2 + x[0], [1.0, 0.0])
     raise AssertionError("a singular Hessian should have been reported")
 except SingularHessianError as error:
     print("SingularHessianError:", error)
@@ -244,7 +291,7 @@ outcomes = {name: [] for name in fixes}
 paths = {}
 for s in starts:
     for name, kw in fixes.items():
-        res = newton_minimize(four_wells, s, max_iter=100, **kw)
+        res = tu_newton.newton_minimize(four_wells, s, max_iter=100, **kw)
         outcomes[name].append((end_type(res.x), res.n_iter, res.values[-1] < res.values[0]))
         if s == starts[0]:
             paths[name] = res
@@ -292,16 +339,16 @@ def soft_abs(x):
     return torch.sqrt(1 + x**2).sum()
 
 
-near = newton_minimize(soft_abs, [0.9], tol=1e-12)
-far = newton_minimize(soft_abs, [1.1], max_iter=4, tol=0.0)
+near = tu_newton.newton_minimize(soft_abs, [0.9], tol=1e-12)
+far = tu_newton.newton_minimize(soft_abs, [1.1], max_iter=4, tol=0.0)
 print(f"from x0 = 0.9 pure Newton: {near.n_iter} iterations, iterates {near.xs[:4, 0].numpy().round(4)}")
 print(f"from x0 = 1.1 pure Newton: iterates {far.xs[:, 0].numpy().round(3)}")
 try:
-    newton_minimize(soft_abs, [1.1], max_iter=50)
+    tu_newton.newton_minimize(soft_abs, [1.1], max_iter=50)
     raise AssertionError("pure Newton from 1.1 should fail")
 except (SingularHessianError, FloatingPointError) as error:  # the Hessian underflows to 0 at |x| ~ 1e10
     print("run on, it stops with", type(error).__name__ + ":", error)
-rescued = newton_minimize(soft_abs, [1.1], line_search=True, tol=1e-12)
+rescued = tu_newton.newton_minimize(soft_abs, [1.1], line_search=True, tol=1e-12)
 print(f"from x0 = 1.1 with line search: {rescued.n_iter} iterations, steps t_k = {rescued.extra['step']}")
 
 # %% [markdown]
@@ -323,10 +370,26 @@ assert near.converged and rescued.converged and abs(rescued.x.item()) < 1e-10
 # with $W = \operatorname{diag}(p_i(1-p_i))$. The Hessian is positive definite, so pure Newton is safe
 # near the solution, and each Newton step is a weighted least-squares problem: **iteratively
 # reweighted least squares** (IRLS), the standard fitting algorithm for generalised linear models.
-# `logistic_irls` forms $X^\top W X$ in closed form; `newton_minimize` gets the same Hessian from
-# autograd. Between Newton and GD sits **L-BFGS** (Liu and Nocedal, 1989), which builds a low-rank
-# approximation of the inverse Hessian from the last few gradient differences.
-#
+# IRLS forms $X^\top W X$ in closed form (the loop below; `tu_newton.logistic_irls` in the package);
+# `newton_minimize` gets the same Hessian from autograd. Between Newton and GD sits **L-BFGS** (Liu
+# and Nocedal, 1989), which builds a low-rank approximation of the inverse Hessian from the last few
+# gradient differences.
+
+# %%
+def logistic_irls(X, y, *, l2, max_iter):
+    """Newton's method for L2-regularised logistic regression from w = 0; every iterate."""
+    n, d = X.shape
+    ws = [torch.zeros(d, dtype=X.dtype)]
+    for _ in range(max_iter):
+        w = ws[-1]
+        p = torch.sigmoid(X @ w)
+        g = X.T @ (p - y) / n + l2 * w  # the gradient
+        H = (X.T * (p * (1 - p))) @ X / n + l2 * torch.eye(d, dtype=X.dtype)  # X^T W X / n + l2 I
+        ws.append(w + torch.linalg.solve(H, -g))
+    return torch.stack(ws)
+
+
+# %% [markdown]
 # Two real data sets ship with scikit-learn: breast cancer (569 tumours, 30 features) and the 8x8
 # digits (1,797 images, 64 pixels; task: digit $\ge 5$). Features are standardised, an intercept
 # column added, $\ell_2 = 10^{-2}$, and every method runs until $\|\nabla f\| \le 10^{-7}$. Why not
@@ -359,10 +422,10 @@ for dname, (X, y) in tqdm(datasets.items(), desc="data sets"):
     f = lambda w, X=X, y=y: logistic_loss(w, X, y, l2)  # noqa: E731
     L = torch.linalg.eigvalsh(X.T @ X / n)[-1].item() / 4 + l2
     w0 = torch.zeros(d, dtype=torch.float64)
-    newton_minimize(f, w0, max_iter=1)  # warm up torch.func once, so that timings are fair
+    tu_newton.newton_minimize(f, w0, max_iter=1)  # warm up torch.func once, so that timings are fair
     methods = {
-        "Newton (IRLS, closed-form Hessian)": lambda: logistic_irls(X, y, l2=l2, tol=tol),
-        "Newton (autograd Hessian)": lambda: newton_minimize(f, w0, tol=tol),
+        "Newton (IRLS, closed-form Hessian)": lambda: tu_newton.logistic_irls(X, y, l2=l2, tol=tol),
+        "Newton (autograd Hessian)": lambda: tu_newton.newton_minimize(f, w0, tol=tol),
         "L-BFGS (m = 10)": lambda: lbfgs(f, w0, tol=tol, max_iter=1000),
         "GD (lr = 1/L)": lambda: gradient_descent(f, w0, lr=1 / L, tol=tol, max_iter=max_gd),
     }
@@ -397,6 +460,18 @@ times = {m: np.linspace(0, comparison[dname, m][1], len(curves[dname][m])) for m
 plot_convergence(curves[dname], x=times, ax=axes[1], ylabel=r"$\|\nabla f(w_k)\|$", xlabel="wall time (s)",
                  title=f"{dname}: per second (iterations spread evenly)")
 plt.show()
+
+# %% [markdown]
+# **Check.** The IRLS loop above takes the same steps as the package's `tu_newton.logistic_irls` on
+# both data sets, for as many steps as the package needs to reach the tolerance (same operations:
+# tolerance $10^{-12}$, as for `newton_minimize`).
+
+# %%
+for X_d, y_d in datasets.values():
+    steps = tu_newton.logistic_irls(X_d, y_d, l2=l2, tol=tol).n_iter
+    torch.testing.assert_close(logistic_irls(X_d, y_d, l2=l2, max_iter=steps),
+                               tu_newton.logistic_irls(X_d, y_d, l2=l2, tol=0.0, max_iter=steps).xs,
+                               rtol=1e-12, atol=1e-12)
 
 # %% [markdown]
 # **Check.** All methods agree on the solution (with each other and with scikit-learn's solver, to
@@ -434,8 +509,34 @@ print("solutions agree; iterations (IRLS, L-BFGS, GD):",
 # in exact arithmetic, and its error falls like $2\big(\frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}\big)^k$, so
 # a handful often suffices (*truncated Newton*, Newton-CG; Martens, 2010, for deep networks).
 #
+# CG for $Ax = b$ ($A$ symmetric positive definite) starts at $x_0 = 0$ with the residual
+# $r_0 = b$ as the first direction $p_0$, and repeats: step along $p_k$ to the minimum of
+# $\frac12 x^\top Ax - b^\top x$ on that line, $\alpha_k = r_k^\top r_k / p_k^\top Ap_k$,
+# $x_{k+1} = x_k + \alpha_k p_k$, $r_{k+1} = r_k - \alpha_k Ap_k$; then make the next direction
+# $A$-conjugate to the previous ones, $p_{k+1} = r_{k+1} + \frac{r_{k+1}^\top r_{k+1}}{r_k^\top r_k}\,p_k$.
+# One product $Ap_k$ per step:
+
+# %%
+def conjugate_gradient(matvec, b, *, tol):
+    """Solve A x = b for symmetric positive-definite A given as v -> A v; (x, residual norms)."""
+    x, r = torch.zeros_like(b), b.clone()
+    p, rr = r.clone(), r @ r
+    residuals = [rr.sqrt().item()]
+    for _ in range(2 * len(b)):
+        if residuals[-1] <= tol * b.norm():
+            break
+        Ap = matvec(p)
+        alpha = rr / (p @ Ap)
+        x, r = x + alpha * p, r - alpha * Ap
+        rr_new = r @ r
+        p, rr = r + (rr_new / rr) * p, rr_new
+        residuals.append(rr.sqrt().item())
+    return x, residuals
+
+
+# %% [markdown]
 # On the digits problem at $w = 0$ we check `hvp` against the explicit Hessian and solve the Newton
-# system by CG, recording the residual.
+# system by the package's CG, recording the residual.
 
 # %%
 X, y = datasets["digits (>= 5)"]
@@ -446,13 +547,23 @@ g = torch.func.grad(f_dig)(w)
 H = hessian(f_dig, w)
 v = torch.randn(d, generator=generator, dtype=torch.float64)
 torch.testing.assert_close(hvp(f_dig, w, v), H @ v)
-p_cg, residuals = conjugate_gradient(lambda u: hvp(f_dig, w, u), -g, tol=1e-10)
+p_cg, residuals = tu_newton.conjugate_gradient(lambda u: hvp(f_dig, w, u), -g, tol=1e-10)
 p_direct = torch.linalg.solve(H, -g)
 eig = torch.linalg.eigvalsh(H)
 kappa_H = (eig[-1] / eig[0]).item()
 bound = [2 * ((math.sqrt(kappa_H) - 1) / (math.sqrt(kappa_H) + 1)) ** k for k in range(len(residuals))]
 print(f"d = {d}, kappa(H) = {kappa_H:.0f}; CG used {len(residuals) - 1} Hessian-vector products; "
       f"|p_cg - p_direct| = {(p_cg - p_direct).norm().item():.1e}")
+
+# %% [markdown]
+# **Check.** The CG loop above returns the same solution and the same residuals as the package's
+# `tu_newton.conjugate_gradient` on this system, step for step (the same operations: tolerance
+# $10^{-12}$, as in section 3).
+
+# %%
+torch.testing.assert_close(conjugate_gradient(lambda u: hvp(f_dig, w, u), -g, tol=1e-10),
+                           tu_newton.conjugate_gradient(lambda u: hvp(f_dig, w, u), -g, tol=1e-10),
+                           rtol=1e-12, atol=1e-12)
 
 # %% [markdown]
 # The relative residual of CG against the number of Hessian-vector products, with the
@@ -482,7 +593,7 @@ for it in range(20):
     g = torch.func.grad(f_dig)(w_ncg)
     if g.norm() <= tol:
         break
-    step, res_cg = conjugate_gradient(lambda u, w_at=w_ncg: hvp(f_dig, w_at, u), -g, tol=min(0.5, g.norm().item()))
+    step, res_cg = tu_newton.conjugate_gradient(lambda u, w_at=w_ncg: hvp(f_dig, w_at, u), -g, tol=min(0.5, g.norm().item()))
     products += len(res_cg) - 1
     w_ncg = w_ncg + step
 print(f"Newton-CG: {it} Newton iterations, {products} Hessian-vector products in total, "
@@ -505,7 +616,7 @@ X, y = datasets["breast cancer"]
 f_bc = lambda w: logistic_loss(w, X, y, l2)  # noqa: E731
 w_star = comparison["breast cancer", "Newton (IRLS, closed-form Hessian)"][0].x
 distances = [1.0, 0.5, 0.2, 0.05, 0.01, 1e-3]
-iters = {t: newton_minimize(f_bc, (1 - t) * w_star, tol=1e-10, line_search=True).n_iter for t in distances}
+iters = {t: tu_newton.newton_minimize(f_bc, (1 - t) * w_star, tol=1e-10, line_search=True).n_iter for t in distances}
 gd_iters = {t: gradient_descent(f_bc, (1 - t) * w_star, lr=1 / (torch.linalg.eigvalsh(X.T @ X / len(y))[-1].item() / 4 + l2),
                                 tol=1e-6, max_iter=max_gd).n_iter for t in (1.0, 0.01)}
 for t, k in iters.items():
@@ -569,7 +680,7 @@ assert gd_iters[0.01] < gd_iters[1.0]
 # convergence ($|e_{k+1}| = |e_k|^3$) for $|x_0| < 1$, since $f'''(0) = 0$ kills the quadratic term.
 # The full step is accepted when $f(-x^3) \le f(x) + c_1 f'(x)(-x^3 - x)$, i.e. roughly when
 # $|x^3| < |x|$ by a margin: $|x| < 1$ (for small $c_1$). Check with
-# `newton_minimize(soft_abs, [x0], line_search=True).extra["step"]` for a few $x_0$.
+# `tu_newton.newton_minimize(soft_abs, [x0], line_search=True).extra["step"]` for a few $x_0$.
 # </details>
 #
 # **3.** With `regularize=True` the solver shifts the Hessian by $\lambda_k = -2\lambda_{\min}$ when
@@ -603,7 +714,7 @@ assert gd_iters[0.01] < gd_iters[1.0]
 # for d_syn in (10, 100, 400):
 #     Xs = torch.randn(2000, d_syn, dtype=torch.float64)
 #     ys = (torch.rand(2000, dtype=torch.float64) < torch.sigmoid(Xs[:, 0])).double()
-#     t0 = time.perf_counter(); r = logistic_irls(Xs, ys, l2=1e-2, max_iter=1, tol=0.0); t1 = time.perf_counter()
+#     t0 = time.perf_counter(); r = tu_newton.logistic_irls(Xs, ys, l2=1e-2, max_iter=1, tol=0.0); t1 = time.perf_counter()
 #     gradient_descent(lambda w: logistic_loss(w, Xs, ys, 1e-2), torch.zeros(d_syn, dtype=torch.float64),
 #                      lr=0.1, max_iter=10, tol=0.0); t2 = time.perf_counter()
 #     print(d_syn, t1 - t0, (t2 - t1) / 10)
@@ -622,9 +733,9 @@ assert gd_iters[0.01] < gd_iters[1.0]
 #
 # ```python
 # for l2_source in (1e-1, 1e-3):
-#     w_src = logistic_irls(X, y, l2=l2_source).x
-#     warm = newton_minimize(f_bc, w_src, tol=1e-10, line_search=True).n_iter
-#     cold = newton_minimize(f_bc, torch.zeros_like(w_src), tol=1e-10, line_search=True).n_iter
+#     w_src = tu_newton.logistic_irls(X, y, l2=l2_source).x
+#     warm = tu_newton.newton_minimize(f_bc, w_src, tol=1e-10, line_search=True).n_iter
+#     cold = tu_newton.newton_minimize(f_bc, torch.zeros_like(w_src), tol=1e-10, line_search=True).n_iter
 #     print(l2_source, cold, warm)
 # ```
 # The solution path $w^\star(\ell_2)$ is smooth, so nearby regularisation strengths give nearby solutions

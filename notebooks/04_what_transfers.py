@@ -34,8 +34,8 @@
 #    proxy A-distance of a domain classifier;
 # 3. predict when warm-starting gradient descent or Newton's method at the source optimum saves
 #    iterations, and when it does not;
-# 4. derive and use ridge regression regularised toward source weights, and recognise negative
-#    transfer.
+# 4. derive ridge regression regularised toward source weights, write its closed form as one linear
+#    solve, and recognise negative transfer.
 #
 # **Prerequisites.** Notebooks 01-03 (gradients, gradient descent, Newton's method); logistic and
 # ridge regression; a kernel as a similarity function.
@@ -58,6 +58,7 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 from tqdm.auto import tqdm
 
+from transfer_utils import parameter_transfer as tu_pt  # the package's ridge_toward, next to the one built here
 from transfer_utils.data.checks import require_data
 from transfer_utils.data.digits import digit_domains
 from transfer_utils.data.moons import make_moons_domains
@@ -66,7 +67,7 @@ from transfer_utils.discrepancy import proxy_a_distance
 from transfer_utils.mmd import median_bandwidth, mmd2
 from transfer_utils.newton import newton_minimize
 from transfer_utils.optim import gradient_descent
-from transfer_utils.parameter_transfer import logistic_objective, ridge_toward
+from transfer_utils.parameter_transfer import logistic_objective
 from transfer_utils.plotting import use_course_style
 from transfer_utils.profile import get_profile
 from transfer_utils.seed import seed_everything
@@ -545,26 +546,51 @@ assert ratio_5 <= 0.95
 # $$\hat w(\lambda) = \arg\min_w \|Xw - y\|^2 + \lambda\|w - w_S\|^2
 #   = (X^\top X + \lambda I)^{-1}(X^\top y + \lambda w_S),$$
 #
-# obtained by setting the gradient $2X^\top(Xw - y) + 2\lambda(w - w_S)$ to zero. As
-# $\lambda \to \infty$ it is $w_S$. As $\lambda \to 0$ it is the target fit *nearest* $w_S$: the
-# least-squares fit when $X^\top X$ is invertible, but with fewer samples than features ($n < d$)
-# every $w$ with $Xw = y$ fits exactly, and the limit is the interpolant closest to $w_S$,
+# obtained by setting the gradient $2X^\top(Xw - y) + 2\lambda(w - w_S)$ to zero (no $1/n$ in front
+# of the squared error: $\lambda$ is measured against the sum over the $n$ samples). As
+# $\lambda \to \infty$ it is $w_S$; as $\lambda \to 0$ it is the target fit *nearest* $w_S$: the
+# least-squares fit when $X^\top X$ is invertible ($n \ge d$ and $X$ of full rank), but with fewer
+# samples than features ($n < d$: the check below, and up to 100 target labels for $d = 129$ in the
+# experiment) every $w$ with $Xw = y$ fits exactly, and the limit is the interpolant closest to $w_S$,
 # $w_S + X^+(y - Xw_S)$ ($X^+$ the pseudo-inverse): the source weights plus a minimum-norm
 # correction. With $w_S = 0$ it is ordinary ridge. This is the linear version of L2-SP (Li et al.,
-# 2018), which notebook 06 uses on deep networks. First we check `ridge_toward` against autograd (the
-# gradient of the objective vanishes at the closed form) and its small-$\lambda$ limit with $n < d$.
+# 2018), which notebook 06 uses on deep networks. In code it is one linear solve (never an explicit
+# inverse):
+
+# %%
+def ridge_toward(X, y, lam, w_src):
+    """argmin_w ||X w - y||^2 + lam ||w - w_src||^2, from the normal equations."""
+    A = X.T @ X + lam * torch.eye(X.shape[1], dtype=X.dtype)
+    return torch.linalg.solve(A, X.T @ y + lam * w_src)
+
+
+# %% [markdown]
+# The package's `tu_pt.ridge_toward` solves the same system, after checking its inputs (and with
+# $w_S = 0$ by default). First we check it against autograd on random data with fewer samples than
+# features: the gradient of the objective vanishes at the closed form; and its small-$\lambda$ limit
+# is the interpolant nearest $w_S$.
 
 # %%
 Xr = torch.randn(15, 40, dtype=torch.float64, generator=generator)  # fewer samples than features
 yr = torch.randn(15, dtype=torch.float64, generator=generator)
 wr_src = torch.randn(40, dtype=torch.float64, generator=generator)
-wr = ridge_toward(Xr, yr, 2.5, wr_src).requires_grad_(True)
+wr = tu_pt.ridge_toward(Xr, yr, 2.5, wr_src).requires_grad_(True)
 (grad_r,) = torch.autograd.grad((Xr @ wr - yr).pow(2).sum() + 2.5 * (wr - wr_src).pow(2).sum(), wr)
 torch.testing.assert_close(grad_r, torch.zeros_like(grad_r), atol=1e-9, rtol=0)
 nearest_interpolant = wr_src + torch.linalg.pinv(Xr) @ (yr - Xr @ wr_src)
-torch.testing.assert_close(ridge_toward(Xr, yr, 1e-6, wr_src), nearest_interpolant, atol=1e-5, rtol=0)
+torch.testing.assert_close(tu_pt.ridge_toward(Xr, yr, 1e-6, wr_src), nearest_interpolant, atol=1e-5, rtol=0)
 print("the gradient of the ridge objective vanishes at the closed form; as lambda -> 0 (n < d) it tends "
       "to the interpolant nearest w_S")
+
+# %% [markdown]
+# **Check.** The two-line version above gives the package's answer on the same data. They perform
+# the same operations; the tolerance $10^{-12}$ (about 5,000 units of float64's rounding unit) only
+# leaves room for a product summed in another order, far below the $10^{-9}$ at which the gradient
+# check above is already satisfied.
+
+# %%
+torch.testing.assert_close(ridge_toward(Xr, yr, 2.5, wr_src), tu_pt.ridge_toward(Xr, yr, 2.5, wr_src),
+                           rtol=1e-12, atol=1e-12)
 
 # %% [markdown]
 # The experiment, on the source model's features: the target task is "is the digit 5 or larger?"
@@ -603,8 +629,8 @@ for s_idx, seed in enumerate(tqdm(profile.seeds, desc="ridge toward the source o
     big = lambda y: 2.0 * (y >= 5).double() - 1  # noqa: E731
     odd = lambda y: 2.0 * (y % 2).double() - 1  # noqa: E731
     y_s, y_t, y_e = d.source_train.tensors[1], d.target_train.tensors[1], d.target_test.tensors[1]
-    w_S = ridge_toward(A_s, big(y_s), 1.0)
-    w_U = ridge_toward(A_s, odd(y_s), 1.0)
+    w_S = tu_pt.ridge_toward(A_s, big(y_s), 1.0)
+    w_U = tu_pt.ridge_toward(A_s, odd(y_s), 1.0)
     accuracy = lambda w: ((A_e @ w).sign() == big(y_e)).double().mean().item()  # noqa: E731
     source_only_acc.append(accuracy(w_S))
     label_draws = torch.Generator().manual_seed(seed)
@@ -614,13 +640,13 @@ for s_idx, seed in enumerate(tqdm(profile.seeds, desc="ridge toward the source o
             idx = order[:n]
             for name, centre in (("target only", None), ("toward related source", w_S),
                                  ("toward unrelated source", w_U)):
-                acc_n = accuracy(ridge_toward(A_t[idx], big(y_t[idx]), lam, centre))
+                acc_n = accuracy(tu_pt.ridge_toward(A_t[idx], big(y_t[idx]), lam, centre))
                 ridge_acc[name][s_idx, j] += acc_n / n_draws
         idx = order[:n_sweep]  # the same labelled images, now with lambda varied
         for name, centre in (("target only", None), ("toward related source", w_S),
                              ("toward unrelated source", w_U)):
             for k, lam_k in enumerate(lam_grid):
-                acc_k = accuracy(ridge_toward(A_t[idx], big(y_t[idx]), float(lam_k), centre))
+                acc_k = accuracy(tu_pt.ridge_toward(A_t[idx], big(y_t[idx]), float(lam_k), centre))
                 sweep_acc[name][s_idx, k] += acc_k / n_draws
 for name, acc in ridge_acc.items():
     print(f"{name:24s}", "  ".join(f"n={n}: {a:.3f}" for n, a in zip(n_labels, acc.mean(0))))
@@ -779,7 +805,7 @@ assert negative.min() > 0.15
 # ```python
 # lams = np.logspace(-1, 4, 11)
 # idx = order[:20]
-# accs = [accuracy(ridge_toward(A_t[idx], big(y_t[idx]), float(l), w_S)) for l in lams]
+# accs = [accuracy(tu_pt.ridge_toward(A_t[idx], big(y_t[idx]), float(l), w_S)) for l in lams]
 # fig, ax = plt.subplots()
 # ax.semilogx(lams, accs, marker="o")
 # ax.axhline(accuracy(w_S), color="gray", ls="--")
