@@ -40,7 +40,7 @@
 # **Prerequisites.** Notebook 01 (gradients with autograd); eigenvalues of symmetric matrices;
 # Taylor's theorem in several variables.
 #
-# **Run time:** quick profile about 20 s on a 2-core laptop CPU; full profile adds larger condition
+# **Run time:** quick profile about 15 s on a 2-core laptop CPU; full profile adds larger condition
 # numbers, more seeds and epochs (a few minutes on any device; it is CPU-bound).
 
 # %% [markdown]

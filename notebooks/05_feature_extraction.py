@@ -39,7 +39,7 @@
 # **Prerequisites:** notebooks 01-03 (gradients, L-BFGS, logistic regression) and 04 (domains, the
 # MNIST source model).
 #
-# **Run time:** quick profile about 40 s on a 2-core laptop CPU; full profile probes a ResNet-50
+# **Run time:** quick profile about 65 s on a 2-core laptop CPU; full profile probes a ResNet-50
 # on 5,000 CIFAR-10 images per class at 224 px on a GPU (a few minutes).
 
 # %% [markdown]

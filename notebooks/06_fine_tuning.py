@@ -36,7 +36,7 @@
 #
 # **Prerequisites:** notebook 05 (linear probe, label efficiency), notebook 02 (learning rates).
 #
-# **Run time:** quick profile about 70 s on a 2-core laptop CPU; full profile fine-tunes an ImageNet
+# **Run time:** quick profile about 50 s on a 2-core laptop CPU; full profile fine-tunes an ImageNet
 # ResNet-50 on all of CIFAR-10 at 224 px on a GPU (about an hour on one modern GPU).
 
 # %% [markdown]

@@ -40,7 +40,7 @@
 # **Prerequisites.** Notebook 01 (autograd, `gradcheck`), 04 (domains, MMD, proxy A-distance),
 # 05 (features of a pretrained network); linear algebra (eigendecomposition, PCA).
 #
-# **Run time:** quick profile about 60 s on a 2-core laptop CPU; full profile adapts the whole
+# **Run time:** quick profile about 50 s on a 2-core laptop CPU; full profile adapts the whole
 # network on all of MNIST with 5 seeds (a few minutes on a GPU).
 
 # %% [markdown]

@@ -37,7 +37,7 @@
 #
 # **Prerequisites:** notebook 01 (gradients with autograd), multivariate Gaussians (conditioning), the Cholesky factorisation.
 #
-# **Run time:** quick profile about 45 s on a 2-core laptop CPU; full profile runs five seeds and more target sizes with the same code on a GPU or CPU.
+# **Run time:** quick profile about 40 s on a 2-core laptop CPU; full profile runs five seeds and more target sizes with the same code on a GPU or CPU.
 
 # %% [markdown]
 # ## Setup
