@@ -99,3 +99,5 @@ def test_train_scratch_budget_schedule_and_fit() -> None:
         train_scratch(SmallCNN, X, y[:-1], seed=0)
     with pytest.raises(ValueError, match="positive"):
         train_scratch(SmallCNN, X, y, seed=0, steps=0)
+    with pytest.raises(ValueError, match="positive"):
+        train_scratch(SmallCNN, X, y, seed=0, lr=float("nan"))

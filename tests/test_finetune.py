@@ -129,3 +129,5 @@ def test_decoupled_l2sp_equals_sgd_on_the_penalty_and_contracts_under_adam() -> 
         decoupled_l2sp(torch.optim.SGD([w], lr=0.1), [nn.Parameter(torch.zeros(2))], 1.0)
     with pytest.raises(ValueError, match=">= 0"):
         decoupled_l2sp(opt, [w], -1.0)
+    with pytest.raises(ValueError, match="finite"):
+        decoupled_l2sp(opt, [w], float("nan"))

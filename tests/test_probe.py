@@ -68,3 +68,5 @@ def test_random_starts_reach_one_minimum_and_bias_moves_by_a_common_shift() -> N
             shift = probe.linear.bias - ref.linear.bias
             assert float(shift.std()) < 1e-5 and abs(float(shift.mean())) > 1e-3  # a common shift
             torch.testing.assert_close(probe(Z).softmax(1), ref(Z).softmax(1), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="init_scale"):
+        fit_linear_probe(Z, y, 3, generator=torch.Generator().manual_seed(0), init_scale=-1.0)

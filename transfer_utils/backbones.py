@@ -331,7 +331,7 @@ def train_scratch(
     """
     if X.shape[0] == 0 or X.shape[0] != y.shape[0]:
         raise ValueError(f"Need X (N, ...) and y (N,) with N > 0; got {tuple(X.shape)} and {tuple(y.shape)}.")
-    if min(steps, min_epochs, batch_size) < 1 or lr <= 0:
+    if min(steps, min_epochs, batch_size) < 1 or not lr > 0 or lr == float("inf"):
         raise ValueError(f"Need positive steps, min_epochs, batch_size and lr; got {steps}, {min_epochs}, "
                          f"{batch_size}, {lr}.")
     torch.manual_seed(seed)

@@ -248,8 +248,8 @@ def decoupled_l2sp(optimizer: torch.optim.Optimizer, pretrained: Iterable[nn.Par
     Raises:
         ValueError: a negative ``alpha`` or ``beta``, or a parameter the optimizer does not train.
     """
-    if alpha < 0 or beta < 0:
-        raise ValueError(f"alpha and beta must be >= 0, got {alpha}, {beta}.")
+    if not (math.isfinite(alpha) and math.isfinite(beta)) or alpha < 0 or beta < 0:
+        raise ValueError(f"alpha and beta must be finite and >= 0, got {alpha}, {beta}.")
     group_of = {id(p): g for g in optimizer.param_groups for p in g["params"]}
     pulls = [(p, p.detach().clone(), float(alpha)) for p in pretrained if p.requires_grad]
     pulls += [(p, None, float(beta)) for p in new if p.requires_grad]

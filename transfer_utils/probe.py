@@ -98,6 +98,8 @@ def fit_linear_probe(
         raise ValueError(f"Z is on {Z.device} but y on {y.device}; move them to one device.")
     if weight_decay < 0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay}.")
+    if generator is not None and not 0 < init_scale < float("inf"):
+        raise ValueError(f"init_scale must be positive and finite, got {init_scale}.")
     y = y.long()
     num_classes = int(y.max()) + 1 if num_classes is None else int(num_classes)
     if int(y.min()) < 0 or int(y.max()) >= num_classes:
