@@ -52,11 +52,11 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
 
-from transfer_utils.device import device_report, get_device
-from transfer_utils.plotting import get_ax, use_course_style
-from transfer_utils.profile import get_profile
+from transfer_utils.core.device import device_report, get_device
+from transfer_utils.core.plotting import get_ax, use_course_style
+from transfer_utils.core.profile import get_profile
 from transfer_utils.report import environment_report
-from transfer_utils.seed import seed_everything
+from transfer_utils.core.seed import seed_everything
 
 device = get_device()
 profile = get_profile()

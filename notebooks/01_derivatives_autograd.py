@@ -59,12 +59,12 @@ import torch
 from IPython.display import display
 from sklearn.datasets import load_digits
 
-from transfer_utils import numdiff as tu_numdiff  # the package's finite differences, next to the ones built here
-from transfer_utils.device import device_report, get_device
-from transfer_utils.numdiff import check_gradient, numerical_jacobian, optimal_step
-from transfer_utils.plotting import use_course_style
-from transfer_utils.profile import get_profile
-from transfer_utils.seed import seed_everything
+from transfer_utils.calculus import numdiff as tu_numdiff  # the package's finite differences, next to the ones built here
+from transfer_utils.core.device import device_report, get_device
+from transfer_utils.calculus.numdiff import check_gradient, numerical_jacobian, optimal_step
+from transfer_utils.core.plotting import use_course_style
+from transfer_utils.core.profile import get_profile
+from transfer_utils.core.seed import seed_everything
 
 device = get_device()
 profile = get_profile()

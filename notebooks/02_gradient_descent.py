@@ -47,7 +47,7 @@
 # ## Setup
 #
 # One setup cell: explicit imports from `transfer_utils`, then the device, profile and seed. The
-# optimisers in `transfer_utils.optim` record every iterate, so we can draw paths and measure rates.
+# optimisers in `transfer_utils.calculus.optim` record every iterate, so we can draw paths and measure rates.
 
 # %%
 import math
@@ -60,9 +60,9 @@ from IPython.display import display
 from sklearn.datasets import load_breast_cancer
 from tqdm.auto import tqdm
 
-from transfer_utils import optim as tu_optim  # the package's optimisers, next to the ones built here
-from transfer_utils.device import device_report, get_device
-from transfer_utils.landscapes import (
+from transfer_utils.calculus import optim as tu_optim  # the package's optimisers, next to the ones built here
+from transfer_utils.core.device import device_report, get_device
+from transfer_utils.calculus.landscapes import (
     FOUR_WELLS_MINIMA,
     four_wells,
     logistic_loss,
@@ -71,18 +71,18 @@ from transfer_utils.landscapes import (
     rosenbrock,
     saddle,
 )
-from transfer_utils.newton import newton_minimize
-from transfer_utils.opt_plots import plot_contour, plot_contour_paths, plot_convergence, plot_path
-from transfer_utils.optim import (
+from transfer_utils.calculus.newton import newton_minimize
+from transfer_utils.calculus.plots import plot_contour, plot_contour_paths, plot_convergence, plot_path
+from transfer_utils.calculus.optim import (
     heavy_ball_params,
     optimal_gd_lr,
     predicted_iterations,
     quadratic_gd_rate,
     sgd,
 )
-from transfer_utils.plotting import use_course_style
-from transfer_utils.profile import get_profile
-from transfer_utils.seed import seed_everything
+from transfer_utils.core.plotting import use_course_style
+from transfer_utils.core.profile import get_profile
+from transfer_utils.core.seed import seed_everything
 
 device = get_device()
 profile = get_profile()

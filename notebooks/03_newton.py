@@ -48,8 +48,8 @@
 # ## Setup
 #
 # One setup cell: explicit imports from `transfer_utils`, the device, profile and seed. Newton's
-# method lives in `transfer_utils.newton`; the first-order methods we compare it with in
-# `transfer_utils.optim`.
+# method lives in `transfer_utils.calculus.newton`; the first-order methods we compare it with in
+# `transfer_utils.calculus.optim`.
 
 # %%
 import math
@@ -64,15 +64,15 @@ from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.linear_model import LogisticRegression
 from tqdm.auto import tqdm
 
-from transfer_utils import newton as tu_newton  # the package's Newton methods, next to the ones built here
-from transfer_utils.device import device_report, get_device
-from transfer_utils.landscapes import four_wells, logistic_loss, quadratic_with_condition
-from transfer_utils.newton import SingularHessianError, hessian, hvp, newton_root
-from transfer_utils.opt_plots import plot_contour_paths, plot_convergence
-from transfer_utils.optim import gradient_descent, lbfgs, optimal_gd_lr
-from transfer_utils.plotting import use_course_style
-from transfer_utils.profile import get_profile
-from transfer_utils.seed import seed_everything
+from transfer_utils.calculus import newton as tu_newton  # the package's Newton methods, next to the ones built here
+from transfer_utils.core.device import device_report, get_device
+from transfer_utils.calculus.landscapes import four_wells, logistic_loss, quadratic_with_condition
+from transfer_utils.calculus.newton import SingularHessianError, hessian, hvp, newton_root
+from transfer_utils.calculus.plots import plot_contour_paths, plot_convergence
+from transfer_utils.calculus.optim import gradient_descent, lbfgs, optimal_gd_lr
+from transfer_utils.core.plotting import use_course_style
+from transfer_utils.core.profile import get_profile
+from transfer_utils.core.seed import seed_everything
 
 device = get_device()
 profile = get_profile()

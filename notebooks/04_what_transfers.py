@@ -58,20 +58,20 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 from tqdm.auto import tqdm
 
-from transfer_utils import parameter_transfer as tu_pt  # the package's ridge_toward, next to the one built here
+from transfer_utils.transfer import parameter_transfer as tu_pt  # the package's ridge_toward, next to the one built here
 from transfer_utils.data.checks import require_data
 from transfer_utils.data.digits import digit_domains
 from transfer_utils.data.moons import make_moons_domains
-from transfer_utils.device import device_report, get_device
-from transfer_utils.discrepancy import proxy_a_distance
-from transfer_utils.mmd import median_bandwidth, mmd2
-from transfer_utils.newton import newton_minimize
-from transfer_utils.optim import gradient_descent
-from transfer_utils.parameter_transfer import logistic_objective
-from transfer_utils.plotting import use_course_style
-from transfer_utils.profile import get_profile
-from transfer_utils.seed import seed_everything
-from transfer_utils.source_models import get_digit_source_model
+from transfer_utils.core.device import device_report, get_device
+from transfer_utils.adaptation.discrepancy import proxy_a_distance
+from transfer_utils.adaptation.mmd import median_bandwidth, mmd2
+from transfer_utils.calculus.newton import newton_minimize
+from transfer_utils.calculus.optim import gradient_descent
+from transfer_utils.transfer.parameter_transfer import logistic_objective
+from transfer_utils.core.plotting import use_course_style
+from transfer_utils.core.profile import get_profile
+from transfer_utils.core.seed import seed_everything
+from transfer_utils.nets.source_models import get_digit_source_model
 
 require_data("mnist", "usps")  # present and intact, or one clear error
 device = get_device()

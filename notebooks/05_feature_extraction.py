@@ -53,19 +53,19 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
-from transfer_utils.backbones import SmallCNN, load_backbone, train_scratch
-from transfer_utils.contrastive import augment_digits, nt_xent_loss
+from transfer_utils.nets.backbones import SmallCNN, load_backbone, train_scratch
+from transfer_utils.transfer.contrastive import augment_digits, nt_xent_loss
 from transfer_utils.data.checks import require_data
 from transfer_utils.data.cifar import CIFAR10_CLASSES, balanced_subset_indices, cifar10_tensors
 from transfer_utils.data.digits import digit_domains
-from transfer_utils.device import device_report, get_device
-from transfer_utils.features import extract_features
-from transfer_utils.plotting import plot_curves, use_course_style
-from transfer_utils.probe import fit_linear_probe, probe_objective
-from transfer_utils.profile import get_profile
-from transfer_utils.seed import seed_everything
-from transfer_utils.source_models import DigitCNN, get_digit_source_model
-from transfer_utils.training import evaluate
+from transfer_utils.core.device import device_report, get_device
+from transfer_utils.nets.features import extract_features
+from transfer_utils.core.plotting import plot_curves, use_course_style
+from transfer_utils.transfer.probe import fit_linear_probe, probe_objective
+from transfer_utils.core.profile import get_profile
+from transfer_utils.core.seed import seed_everything
+from transfer_utils.nets.source_models import DigitCNN, get_digit_source_model
+from transfer_utils.nets.training import evaluate
 
 require_data("mnist", "usps", "cifar10")  # present and intact, or one clear error
 device = get_device(); profile = get_profile(); generator = seed_everything(profile.seed); use_course_style()

@@ -33,7 +33,7 @@
 #    $C_s^{-1/2} C_t^{1/2}$, write the map from an eigendecomposition, and check that CORAL's output
 #    covariance equals the target's;
 # 2. write the Deep CORAL and MMD losses, differentiate them, and check the gradients;
-# 3. train a network with an alignment loss using `transfer_utils.da_training.train_da`;
+# 3. train a network with an alignment loss using `transfer_utils.adaptation.training.train_da`;
 # 4. report a method against source-only as mean and spread over seeds, and say when alignment
 #    helps and when it can hurt.
 #
@@ -57,20 +57,20 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 from tqdm.auto import tqdm
 
-from transfer_utils import coral as tu_coral
-from transfer_utils import mmd as tu_mmd
-from transfer_utils.coral import CORALLoss, coral_loss, covariance
-from transfer_utils.da_training import TensorLoader, train_da
+from transfer_utils.adaptation import coral as tu_coral
+from transfer_utils.adaptation import mmd as tu_mmd
+from transfer_utils.adaptation.coral import CORALLoss, coral_loss, covariance
+from transfer_utils.adaptation.training import TensorLoader, train_da
 from transfer_utils.data.checks import require_data
 from transfer_utils.data.digits import digit_domains
 from transfer_utils.data.moons import make_moons_domains
-from transfer_utils.device import device_report, get_device
-from transfer_utils.mmd import MMDLoss
-from transfer_utils.plotting import use_course_style
-from transfer_utils.profile import get_profile
-from transfer_utils.seed import seed_everything
-from transfer_utils.source_models import get_digit_source_model
-from transfer_utils.subspace import subspace_alignment
+from transfer_utils.core.device import device_report, get_device
+from transfer_utils.adaptation.mmd import MMDLoss
+from transfer_utils.core.plotting import use_course_style
+from transfer_utils.core.profile import get_profile
+from transfer_utils.core.seed import seed_everything
+from transfer_utils.nets.source_models import get_digit_source_model
+from transfer_utils.adaptation.subspace import subspace_alignment
 
 require_data("mnist", "usps")  # present and intact, or one clear error
 device = get_device()
@@ -162,7 +162,7 @@ def coral_transform(X_src, X_tgt, eps=1.0, *, center=False):
 
 
 # %% [markdown]
-# The package's `transfer_utils.coral.coral_transform` computes the same map (it also symmetrises
+# The package's `transfer_utils.adaptation.coral.coral_transform` computes the same map (it also symmetrises
 # the covariance, clamps tiny negative eigenvalues and works in float64 whatever the input). On the
 # moons in float64, with the paper's ridge and without it, both must agree; the two
 # eigendecompositions of the same $2\times 2$ matrices differ only by float64 rounding (about

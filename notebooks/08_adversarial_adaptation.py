@@ -58,24 +58,24 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from transfer_utils import adversarial as tu_adv
-from transfer_utils import grl as tu_grl
-from transfer_utils.adversarial import CDANLoss, DANNLoss, DomainDiscriminator
-from transfer_utils.coral import CORALLoss
-from transfer_utils.da_plots import plot_decision_boundary, plot_embedding_before_after
-from transfer_utils.da_training import TensorLoader, train_da
+from transfer_utils.adaptation import adversarial as tu_adv
+from transfer_utils.adaptation import grl as tu_grl
+from transfer_utils.adaptation.adversarial import CDANLoss, DANNLoss, DomainDiscriminator
+from transfer_utils.adaptation.coral import CORALLoss
+from transfer_utils.adaptation.plots import plot_decision_boundary, plot_embedding_before_after
+from transfer_utils.adaptation.training import TensorLoader, train_da
 from transfer_utils.data.checks import require_data
 from transfer_utils.data.digits import digit_domains
 from transfer_utils.data.moons import make_moons_domains
-from transfer_utils.device import device_report, get_device
-from transfer_utils.discrepancy import proxy_a_distance
-from transfer_utils.features import extract_features
-from transfer_utils.grl import GradientReversalLayer, dann_lambda
-from transfer_utils.mmd import MMDLoss
-from transfer_utils.plotting import use_course_style
-from transfer_utils.profile import get_profile
-from transfer_utils.seed import seed_everything
-from transfer_utils.source_models import get_digit_source_model
+from transfer_utils.core.device import device_report, get_device
+from transfer_utils.adaptation.discrepancy import proxy_a_distance
+from transfer_utils.nets.features import extract_features
+from transfer_utils.adaptation.grl import GradientReversalLayer, dann_lambda
+from transfer_utils.adaptation.mmd import MMDLoss
+from transfer_utils.core.plotting import use_course_style
+from transfer_utils.core.profile import get_profile
+from transfer_utils.core.seed import seed_everything
+from transfer_utils.nets.source_models import get_digit_source_model
 
 require_data("mnist", "usps")  # present and intact, or one clear error
 device = get_device()
@@ -150,7 +150,7 @@ def grad_reverse(x, lambd=1.0):
 
 
 # %% [markdown]
-# The package's layer, `transfer_utils.grl.GradientReversalFunction` (and `grad_reverse`, which
+# The package's layer, `transfer_utils.adaptation.grl.GradientReversalFunction` (and `grad_reverse`, which
 # adds input checks), is the same two lines. On the same float64 input and upstream gradient both
 # return the same output and the same input gradient, bit for bit (the only arithmetic is one
 # multiplication by $-\lambda$, so there is no rounding to tolerate: `rtol=0, atol=0`). The inputs
@@ -175,7 +175,7 @@ torch.testing.assert_close(output_and_gradient(grad_reverse, x_check, up_check),
 
 # %% [markdown]
 # Now the argument itself. We check the layer's own gradient (the `grad_reverse` we just wrote),
-# that `transfer_utils.adversarial.DANNLoss` computes $\mathcal L_d$ exactly as written (one mean
+# that `transfer_utils.adaptation.adversarial.DANNLoss` computes $\mathcal L_d$ exactly as written (one mean
 # per domain, summed; $\log(1 - \sigma(z)) = \log\sigma(-z)$ for a logit $z$), and the claim that
 # the features receive $-\lambda$ times the gradient they would get without the layer, while the
 # discriminator's gradient is untouched.
@@ -688,7 +688,7 @@ assert h.shape == (4, 2 * 3)
 torch.testing.assert_close(h[1].reshape(2, 3), torch.outer(g[1], f[1]))
 
 # %% [markdown]
-# Both agree with the package: the map with `transfer_utils.adversarial.multilinear_map` (an
+# Both agree with the package: the map with `transfer_utils.adaptation.adversarial.multilinear_map` (an
 # `einsum`; every entry is one product, so they agree exactly), and the CDAN domain loss with
 # `CDANLoss` on float64 features and logits, with the same discriminator and $\lambda$ (the same
 # sums in a different order: tolerance $10^{-12}$).

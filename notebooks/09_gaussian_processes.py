@@ -55,9 +55,9 @@ import torch
 from sklearn.datasets import load_diabetes
 from tqdm.auto import tqdm
 
-from transfer_utils import gp_scratch as tu_gp
-from transfer_utils.device import device_report, get_device
-from transfer_utils.gp_models import (
+from transfer_utils.bayes import gp_scratch as tu_gp
+from transfer_utils.core.device import device_report, get_device
+from transfer_utils.bayes.gp_models import (
     fit_gp,
     make_exact_gp,
     make_multitask_gp,
@@ -67,12 +67,12 @@ from transfer_utils.gp_models import (
     task_correlation,
     transfer_hyperparameters,
 )
-from transfer_utils.gp_plots import plot_gp_band
-from transfer_utils.gp_scratch import GPHyperparameters, fit_hyperparameters
-from transfer_utils.plotting import plot_curves, use_course_style
-from transfer_utils.profile import get_profile
-from transfer_utils.seed import seed_everything
-from transfer_utils.uq_metrics import gaussian_nlpd, interval_coverage, rmse
+from transfer_utils.bayes.plots import plot_gp_band
+from transfer_utils.bayes.gp_scratch import GPHyperparameters, fit_hyperparameters
+from transfer_utils.core.plotting import plot_curves, use_course_style
+from transfer_utils.core.profile import get_profile
+from transfer_utils.core.seed import seed_everything
+from transfer_utils.bayes.metrics import gaussian_nlpd, interval_coverage, rmse
 
 device = get_device(); profile = get_profile(); generator = seed_everything(profile.seed); use_course_style()
 print(device_report(device)); print(profile)
@@ -170,7 +170,7 @@ def log_marginal_likelihood(X, y, lengthscale, outputscale, noise, mean=0.0):
 
 
 # %% [markdown]
-# The package's `transfer_utils.gp_scratch` holds the same three functions (with input checks and a
+# The package's `transfer_utils.bayes.gp_scratch` holds the same three functions (with input checks and a
 # Cholesky that adds jitter if it must). On the 60 source points and the plotting grid both must
 # agree. They compute squared distances differently (differences of coordinates here, the expansion
 # $\lVert a\rVert^2 - 2a^\top b + \lVert b\rVert^2$ there), which differ by float64 rounding,
@@ -670,7 +670,7 @@ print(f"callback ran for n_t = {slider_calls}; notebook time so far {time.perf_c
 # ## Summary
 #
 # * A GP posterior and its log marginal likelihood need one Cholesky factor; the from-scratch
-#   version written here (equal to `transfer_utils.gp_scratch`) equals GPyTorch's exact GP to
+#   version written here (equal to `transfer_utils.bayes.gp_scratch`) equals GPyTorch's exact GP to
 #   $10^{-9}$, and the analytic gradient of the log marginal likelihood equals autograd's.
 # * Hyperparameters are learned by gradient ascent on the marginal likelihood; with a handful of
 #   points that objective is too flat, which is exactly where a source task helps.

@@ -54,21 +54,21 @@ from scipy import optimize
 from sklearn.datasets import load_breast_cancer
 from tqdm.auto import tqdm
 
-from transfer_utils import gp_classification as tu_gpc
-from transfer_utils import laplace as tu_laplace
+from transfer_utils.bayes import gp_classification as tu_gpc
+from transfer_utils.bayes import laplace as tu_laplace
 from transfer_utils.data.checks import require_data
 from transfer_utils.data.digits import digit_domains
 from transfer_utils.data.moons import make_moons_domains
-from transfer_utils.device import device_report, get_device
-from transfer_utils.gp_classification import fit_gp_classifier, predict_proba_gp
-from transfer_utils.gp_models import fit_gp, make_exact_gp, predict
-from transfer_utils.gp_plots import plot_reliability
-from transfer_utils.laplace import GaussianPrior, neg_log_posterior, predictive_proba
-from transfer_utils.plotting import plot_curves, use_course_style
-from transfer_utils.profile import get_profile
-from transfer_utils.seed import seed_everything
-from transfer_utils.source_models import get_digit_source_model
-from transfer_utils.uq_metrics import bernoulli_nll, expected_calibration_error
+from transfer_utils.core.device import device_report, get_device
+from transfer_utils.bayes.gp_classification import fit_gp_classifier, predict_proba_gp
+from transfer_utils.bayes.gp_models import fit_gp, make_exact_gp, predict
+from transfer_utils.bayes.plots import plot_reliability
+from transfer_utils.bayes.laplace import GaussianPrior, neg_log_posterior, predictive_proba
+from transfer_utils.core.plotting import plot_curves, use_course_style
+from transfer_utils.core.profile import get_profile
+from transfer_utils.core.seed import seed_everything
+from transfer_utils.nets.source_models import get_digit_source_model
+from transfer_utils.bayes.metrics import bernoulli_nll, expected_calibration_error
 
 require_data("mnist", "usps")  # present and intact, or one clear error
 device = get_device(); profile = get_profile(); generator = seed_everything(profile.seed); use_course_style()
@@ -158,7 +158,7 @@ def fit_laplace_logistic(X, y, prior, num_iters=12):
 
 
 # %% [markdown]
-# The package's `transfer_utils.laplace.fit_laplace_logistic` adds what a library needs (label
+# The package's `transfer_utils.bayes.laplace.fit_laplace_logistic` adds what a library needs (label
 # checks, a step-halving line search, a stopping rule, the separable-data error, the evidence).
 # On the source tumours under the prior $\mathcal N(0, I)$, and on 20 target tumours under a
 # non-isotropic prior (the source's posterior), both must find the same mode, precision and
@@ -391,7 +391,7 @@ class VariationalGPClassifier(gpytorch.models.ApproximateGP):
 
 
 # %% [markdown]
-# The package's `transfer_utils.gp_classification.VariationalGPClassifier` (which adds an ARD
+# The package's `transfer_utils.bayes.gp_classification.VariationalGPClassifier` (which adds an ARD
 # option) must be the same model. We train both for ten Adam steps on the moons from the same
 # inducing points (the first 16 training points) and the same random initial state, and compare
 # the negative ELBO at every step and the predicted probabilities on the test moons. The two do

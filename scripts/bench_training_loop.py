@@ -1,4 +1,4 @@
-"""Throughput of ``transfer_utils.training.fit`` against a minimal hand-written PyTorch loop.
+"""Throughput of ``transfer_utils.nets.training.fit`` against a minimal hand-written PyTorch loop.
 
 Both train the same model (same initial weights) on the same data (a CIFAR-10 subset, or random
 tensors of the same shape with ``--synthetic``) with the same optimizer, batch size and number of
@@ -31,8 +31,8 @@ from torch.utils.data import DataLoader, TensorDataset
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from transfer_utils.device import device_report, get_device  # noqa: E402
-from transfer_utils.training import fit  # noqa: E402
+from transfer_utils.core.device import device_report, get_device  # noqa: E402
+from transfer_utils.nets.training import fit  # noqa: E402
 
 
 def make_model() -> nn.Module:
@@ -111,7 +111,7 @@ def main() -> None:
     ratio = statistics.median(fitted) / statistics.median(hand)
     ratio_cpu = statistics.median(fitted_cpu) / statistics.median(hand_cpu)
     result = {
-        "what": "transfer_utils.training.fit vs a minimal hand-written loop, same model/data/optimizer",
+        "what": "transfer_utils.nets.training.fit vs a minimal hand-written loop, same model/data/optimizer",
         "device": device_report(device),
         "torch": torch.__version__,
         "python": platform.python_version(),

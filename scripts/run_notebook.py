@@ -415,7 +415,7 @@ def _environment() -> dict:
     try:
         import torch
 
-        from transfer_utils.profile import get_profile
+        from transfer_utils.core.profile import get_profile
 
         profile = get_profile()
         env.update(torch=torch.__version__, threads=torch.get_num_threads(),

@@ -1,4 +1,4 @@
-"""Tests for transfer_utils.adversarial: DANN and CDAN against direct computations."""
+"""Tests for transfer_utils.adaptation.adversarial: DANN and CDAN against direct computations."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from transfer_utils.adversarial import CDANLoss, DANNLoss, DomainDiscriminator, entropy, multilinear_map
-from transfer_utils.grl import GradientReversalLayer
+from transfer_utils.adaptation.adversarial import CDANLoss, DANNLoss, DomainDiscriminator, entropy, multilinear_map
+from transfer_utils.adaptation.grl import GradientReversalLayer
 
 
 def _bce_reference(logits_s, logits_t, w_s=None, w_t=None):

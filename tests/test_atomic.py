@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from transfer_utils import atomic
-from transfer_utils.atomic import STALE_AGE_S, atomic_path, clean_cache_once, remove_stale_temp
+from transfer_utils.core import atomic
+from transfer_utils.core.atomic import STALE_AGE_S, atomic_path, clean_cache_once, remove_stale_temp
 
 
 def test_writes_and_replaces(tmp_path):
@@ -106,7 +106,7 @@ def test_the_temporary_name_carries_the_pid(tmp_path):
 def test_a_killed_writer_s_file_is_removed_by_the_next_save_into_the_cache(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     code = ("import sys, time\n"
-            "from transfer_utils.atomic import atomic_path\n"
+            "from transfer_utils.core.atomic import atomic_path\n"
             "with atomic_path(sys.argv[1]) as tmp:\n"
             "    tmp.write_text('half'); print(tmp.name, flush=True); time.sleep(60)\n")
     proc = subprocess.Popen([sys.executable, "-c", code, str(cache / "models" / "m.pt")],

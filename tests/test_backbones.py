@@ -1,4 +1,4 @@
-"""Tests for transfer_utils.backbones: real weights, honest labels, stages, clear errors."""
+"""Tests for transfer_utils.nets.backbones: real weights, honest labels, stages, clear errors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from transfer_utils.backbones import (
+from transfer_utils.nets.backbones import (
     LITE_MEAN,
     LITE_STD,
     SmallCNN,

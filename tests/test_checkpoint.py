@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from transfer_utils import atomic
-from transfer_utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from transfer_utils.core import atomic
+from transfer_utils.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 
 def _model(hidden: int = 4) -> nn.Module:

@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from transfer_utils import atomic
+from transfer_utils.core import atomic
 from transfer_utils.data import cifar, checks
 from transfer_utils.data.checks import file_md5
 from transfer_utils.data.cifar import (

@@ -1,4 +1,4 @@
-"""Tests for transfer_utils.contrastive: NT-Xent against a loop over pairs, augmentations."""
+"""Tests for transfer_utils.transfer.contrastive: NT-Xent against a loop over pairs, augmentations."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from transfer_utils.contrastive import augment_digits, nt_xent_loss
+from transfer_utils.transfer.contrastive import augment_digits, nt_xent_loss
 
 
 def _reference_nt_xent(z1: torch.Tensor, z2: torch.Tensor, tau: float) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Tests for transfer_utils.coral against NumPy/SciPy references and finite differences."""
+"""Tests for transfer_utils.adaptation.coral against NumPy/SciPy references and finite differences."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from transfer_utils.coral import CORALLoss, coral_loss, coral_transform, covariance, matrix_power_sym
+from transfer_utils.adaptation.coral import CORALLoss, coral_loss, coral_transform, covariance, matrix_power_sym
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Tests for transfer_utils.da_training: one step against a hand-written step, loaders, errors."""
+"""Tests for transfer_utils.adaptation.training: one step against a hand-written step, loaders, errors."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from transfer_utils.adversarial import DANNLoss, DomainDiscriminator
-from transfer_utils.coral import CORALLoss, coral_loss
-from transfer_utils.da_training import ForeverIterator, train_da
-from transfer_utils.features import extract_features
-from transfer_utils.training import evaluate
+from transfer_utils.adaptation.adversarial import DANNLoss, DomainDiscriminator
+from transfer_utils.adaptation.coral import CORALLoss, coral_loss
+from transfer_utils.adaptation.training import ForeverIterator, train_da
+from transfer_utils.nets.features import extract_features
+from transfer_utils.nets.training import evaluate
 
 
 def _data(seed=0):
@@ -104,7 +104,7 @@ def test_forever_iterator_restarts():
 
 
 def test_tensor_loader_batches_and_shuffles():
-    from transfer_utils.da_training import TensorLoader
+    from transfer_utils.adaptation.training import TensorLoader
 
     X, y = torch.arange(10.0).unsqueeze(1), torch.arange(10)
     loader = TensorLoader(X, y, batch_size=4)
@@ -126,7 +126,7 @@ def test_plots_return_axes_and_check_input():
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    from transfer_utils.da_plots import embed_2d, plot_decision_boundary, plot_embedding_before_after
+    from transfer_utils.adaptation.plots import embed_2d, plot_decision_boundary, plot_embedding_before_after
 
     Xs, ys, Xt, yt = _data()
     G, C = _nets()
@@ -152,7 +152,7 @@ def test_plots_return_axes_and_check_input():
 def test_loop_talks_to_the_loss_only_through_the_adaptation_loss_interface():
     """A custom AdaptationLoss sees set_progress((step - 1)/num_steps) before every step, its
     logits when uses_logits is True, and its reported accuracy and lambda reach the history."""
-    from transfer_utils.adaptation_loss import AdaptationLoss
+    from transfer_utils.adaptation.loss import AdaptationLoss
 
     class Probe(AdaptationLoss):
         uses_logits = True

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from transfer_utils import datadir
-from transfer_utils.datadir import cache_dir, data_dir, dataset_status, is_offline
+from transfer_utils.core import paths as datadir
+from transfer_utils.core.paths import cache_dir, data_dir, dataset_status, is_offline
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from transfer_utils.device import device_report, get_device
+from transfer_utils.core.device import device_report, get_device
 
 
 def test_auto_picks_best_available(monkeypatch):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from transfer_utils.discrepancy import domain_classifier_error, proxy_a_distance
+from transfer_utils.adaptation.discrepancy import domain_classifier_error, proxy_a_distance
 
 
 def _phi(z: float) -> float:

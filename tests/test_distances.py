@@ -1,11 +1,11 @@
-"""transfer_utils.distances.sq_dists against the direct broadcast of differences."""
+"""transfer_utils.core.distances.sq_dists against the direct broadcast of differences."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from transfer_utils.distances import sq_dists
+from transfer_utils.core.distances import sq_dists
 
 
 def test_sq_dists_equals_broadcast_differences_and_is_differentiable():

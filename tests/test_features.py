@@ -1,4 +1,4 @@
-"""Tests for transfer_utils.features: batching, dict outputs and the atomic cache."""
+"""Tests for transfer_utils.nets.features: batching, dict outputs and the atomic cache."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from transfer_utils.features import extract_features, feature_cache_path
+from transfer_utils.nets.features import extract_features, feature_cache_path
 
 
 def test_batched_equals_one_pass() -> None:

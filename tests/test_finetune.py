@@ -1,4 +1,4 @@
-"""Tests for transfer_utils.finetune against closed forms and autograd."""
+"""Tests for transfer_utils.transfer.finetune against closed forms and autograd."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from transfer_utils.finetune import (
+from transfer_utils.transfer.finetune import (
     L2SPLoss,
     TransferModel,
     count_parameters,

@@ -6,7 +6,7 @@ from sklearn.datasets import make_moons
 from sklearn.gaussian_process import GaussianProcessClassifier
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel
 
-from transfer_utils.gp_classification import fit_gp_classifier, predict_proba_gp
+from transfer_utils.bayes.gp_classification import fit_gp_classifier, predict_proba_gp
 
 
 def _moons(n, seed):

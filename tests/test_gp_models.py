@@ -4,7 +4,7 @@ import gpytorch
 import pytest
 import torch
 
-from transfer_utils.gp_models import (
+from transfer_utils.bayes.gp_models import (
     fit_gp,
     make_exact_gp,
     make_multitask_gp,
@@ -14,7 +14,7 @@ from transfer_utils.gp_models import (
     task_correlation,
     transfer_hyperparameters,
 )
-from transfer_utils.gp_scratch import rbf_kernel
+from transfer_utils.bayes.gp_scratch import rbf_kernel
 
 DT = torch.float64
 

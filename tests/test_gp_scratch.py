@@ -6,8 +6,8 @@ import gpytorch
 import pytest
 import torch
 
-from transfer_utils.gp_models import make_exact_gp, predict, set_hyperparameters
-from transfer_utils.gp_scratch import (
+from transfer_utils.bayes.gp_models import make_exact_gp, predict, set_hyperparameters
+from transfer_utils.bayes.gp_scratch import (
     GPHyperparameters,
     fit_hyperparameters,
     gp_posterior,

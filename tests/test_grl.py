@@ -1,4 +1,4 @@
-"""Tests for transfer_utils.grl: the reversed gradient, the schedule, and bad lambdas."""
+"""Tests for transfer_utils.adaptation.grl: the reversed gradient, the schedule, and bad lambdas."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from transfer_utils.grl import GradientReversalLayer, dann_lambda, grad_reverse
+from transfer_utils.adaptation.grl import GradientReversalLayer, dann_lambda, grad_reverse
 
 
 @pytest.mark.parametrize("lambd", [0.0, 0.3, 1.0, 2.5])

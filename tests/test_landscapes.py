@@ -1,4 +1,4 @@
-"""Tests for transfer_utils.landscapes (closed forms, scipy) and transfer_utils.opt_plots."""
+"""Tests for transfer_utils.calculus.landscapes (closed forms, scipy) and transfer_utils.calculus.plots."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 import scipy.optimize  # noqa: E402
 import torch  # noqa: E402
 
-from transfer_utils.landscapes import (  # noqa: E402
+from transfer_utils.calculus.landscapes import (  # noqa: E402
     FOUR_WELLS_MINIMA,
     four_wells,
     logistic_loss,
@@ -21,9 +21,9 @@ from transfer_utils.landscapes import (  # noqa: E402
     rosenbrock,
     saddle,
 )
-from transfer_utils.numdiff import numerical_gradient  # noqa: E402
-from transfer_utils.opt_plots import grid_values, plot_contour_paths, plot_convergence  # noqa: E402
-from transfer_utils.optim import gradient_descent  # noqa: E402
+from transfer_utils.calculus.numdiff import numerical_gradient  # noqa: E402
+from transfer_utils.calculus.plots import grid_values, plot_contour_paths, plot_convergence  # noqa: E402
+from transfer_utils.calculus.optim import gradient_descent  # noqa: E402
 
 
 def test_quadratic_spectrum_and_gradient():

@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import optimize
 
-from transfer_utils.laplace import (
+from transfer_utils.bayes.laplace import (
     GaussianPrior,
     fit_laplace_logistic,
     neg_log_posterior,

@@ -1,4 +1,4 @@
-"""Tests for transfer_utils.mmd against a direct double-loop implementation in NumPy."""
+"""Tests for transfer_utils.adaptation.mmd against a direct double-loop implementation in NumPy."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from transfer_utils.mmd import MMDLoss, gaussian_kernel, median_bandwidth, mmd2
+from transfer_utils.adaptation.mmd import MMDLoss, gaussian_kernel, median_bandwidth, mmd2
 
 
 def _reference_mmd2(X: np.ndarray, Y: np.ndarray, sigmas, unbiased: bool) -> float:

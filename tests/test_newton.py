@@ -1,4 +1,4 @@
-"""Tests for transfer_utils.newton against closed forms, scipy and scikit-learn."""
+"""Tests for transfer_utils.calculus.newton against closed forms, scipy and scikit-learn."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import scipy.special
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from transfer_utils.landscapes import four_wells, logistic_loss, make_quadratic, rosenbrock, saddle
-from transfer_utils.newton import (
+from transfer_utils.calculus.landscapes import four_wells, logistic_loss, make_quadratic, rosenbrock, saddle
+from transfer_utils.calculus.newton import (
     SingularHessianError,
     conjugate_gradient,
     hessian,
@@ -155,7 +155,7 @@ def _cubic_features(X: torch.Tensor) -> torch.Tensor:
 def _moons_problem(seed: int, angle: float, n: int = 300, l2: float = 0.03):
     """(f_src, f_tgt, Psi_tgt, y_tgt in {0, 1}) exactly as notebook 04 builds them."""
     from transfer_utils.data.moons import make_moons_domains
-    from transfer_utils.parameter_transfer import logistic_objective
+    from transfer_utils.transfer.parameter_transfer import logistic_objective
 
     g = torch.Generator().manual_seed(1000 + seed)
     md = make_moons_domains(n, rotation_deg=float(angle), generator=g)

@@ -129,8 +129,8 @@ def unchecked_redefinitions(nb, helpers: set[str], modules: set[str]) -> list[st
     but then some assertion (an ``assert`` statement, or a call to ``assert_close`` or another
     ``assert_*`` such as ``torch.testing.assert_close``/``np.testing.assert_allclose``) must
     mention both the notebook's version (the bare name, called or passed) and the package's: either
-    ``<alias>.<name>`` with ``<alias>`` an imported ``transfer_utils`` module (``from transfer_utils
-    import coral as tu_coral``, ``import transfer_utils.coral as tu_coral``, or the dotted path), or
+    ``<alias>.<name>`` with ``<alias>`` an imported ``transfer_utils`` module (``from transfer_utils.adaptation
+    import coral as tu_coral``, ``import transfer_utils.adaptation.coral as tu_coral``, or the dotted path), or
     a name imported from ``transfer_utils`` under another alias (``... import coral_transform as
     tu_coral_transform``). Raises AssertionError on a star import from ``transfer_utils``.
     """
@@ -177,7 +177,7 @@ def test_a_redefined_helper_is_checked_against_the_package(path: Path):
     assert not missing, (
         f"{path.name} defines {missing}, which transfer_utils provides, without asserting them equal "
         f"to the package's version: add e.g. `torch.testing.assert_close(name(x), tu_mod.name(x))` "
-        f"with `from transfer_utils import mod as tu_mod`, or import the helper instead")
+        f"with `from transfer_utils.part import mod as tu_mod`, or import the helper instead")
 
 
 def _synthetic(*cells: str):
@@ -188,21 +188,21 @@ def _synthetic(*cells: str):
 
 def test_the_redefinition_checker_flags_an_unchecked_helper():
     helpers, modules = _helper_names(), _module_names()
-    assert "coral_transform" in helpers and "transfer_utils.coral" in modules
+    assert "coral_transform" in helpers and "transfer_utils.adaptation.coral" in modules
     define = "def coral_transform(Xs, Xt):\n    return Xs\n"
-    unchecked = _synthetic("import torch\nfrom transfer_utils import coral as tu_coral", define,
+    unchecked = _synthetic("import torch\nfrom transfer_utils.adaptation import coral as tu_coral", define,
                            "X = coral_transform(torch.ones(3, 2), torch.ones(3, 2))\nassert X.shape == (3, 2)")
     assert unchecked_redefinitions(unchecked, helpers, modules) == ["coral_transform"]
-    checked = _synthetic("import torch\nfrom transfer_utils import coral as tu_coral", define,
+    checked = _synthetic("import torch\nfrom transfer_utils.adaptation import coral as tu_coral", define,
                          "X = torch.ones(3, 2)\n"
                          "torch.testing.assert_close(coral_transform(X, X), tu_coral.coral_transform(X, X))")
     assert unchecked_redefinitions(checked, helpers, modules) == []
     by_alias = _synthetic("import numpy as np\n"
-                          "from transfer_utils.coral import coral_transform as tu_coral_transform", define,
+                          "from transfer_utils.adaptation.coral import coral_transform as tu_coral_transform", define,
                           "np.testing.assert_allclose(coral_transform(1, 2), tu_coral_transform(1, 2))")
     assert unchecked_redefinitions(by_alias, helpers, modules) == []
-    only_package = _synthetic("from transfer_utils import coral as tu_coral", define,
+    only_package = _synthetic("from transfer_utils.adaptation import coral as tu_coral", define,
                               "assert tu_coral.coral_transform(1, 2) is not None")
     assert unchecked_redefinitions(only_package, helpers, modules) == ["coral_transform"]
     with pytest.raises(AssertionError, match="no star imports"):
-        unchecked_redefinitions(_synthetic("from transfer_utils.coral import *"), helpers, modules)
+        unchecked_redefinitions(_synthetic("from transfer_utils.adaptation.coral import *"), helpers, modules)

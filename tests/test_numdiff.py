@@ -1,4 +1,4 @@
-"""Tests for transfer_utils.numdiff against closed-form derivatives."""
+"""Tests for transfer_utils.calculus.numdiff against closed-form derivatives."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from transfer_utils.numdiff import (
+from transfer_utils.calculus.numdiff import (
     check_gradient,
     central_difference,
     forward_difference,

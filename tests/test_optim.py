@@ -1,4 +1,4 @@
-"""Tests for transfer_utils.optim against closed forms on quadratics and scipy."""
+"""Tests for transfer_utils.calculus.optim against closed forms on quadratics and scipy."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 import scipy.optimize
 import torch
 
-from transfer_utils.landscapes import make_quadratic, rosenbrock
-from transfer_utils.optim import (
+from transfer_utils.calculus.landscapes import make_quadratic, rosenbrock
+from transfer_utils.calculus.optim import (
     DivergenceError,
     OptResult,
     adam,

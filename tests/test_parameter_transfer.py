@@ -3,7 +3,7 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression, Ridge
 
-from transfer_utils.parameter_transfer import logistic_objective, ridge_toward
+from transfer_utils.transfer.parameter_transfer import logistic_objective, ridge_toward
 
 
 def _data(n=40, d=6, seed=0):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from transfer_utils.plotting import plot_curves, plot_history, to_numpy, use_course_style
+from transfer_utils.core.plotting import plot_curves, plot_history, to_numpy, use_course_style
 
 
 def test_to_numpy_from_tensor_with_grad():

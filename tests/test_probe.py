@@ -1,4 +1,4 @@
-"""Tests for transfer_utils.probe against scikit-learn's logistic regression (same objective)."""
+"""Tests for transfer_utils.transfer.probe against scikit-learn's logistic regression (same objective)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from transfer_utils.probe import fit_linear_probe, probe_objective
+from transfer_utils.transfer.probe import fit_linear_probe, probe_objective
 
 
 def _data(n: int = 120, d: int = 5, c: int = 3) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from transfer_utils.profile import PROFILES, get_profile
+from transfer_utils.core.profile import PROFILES, get_profile
 
 
 def test_default_quick_on_ci(monkeypatch):

@@ -18,7 +18,7 @@ import torch
 from datafixtures import SHARED, build_data_dir, have_shared
 from transfer_utils import report
 from transfer_utils.data import checks
-from transfer_utils.datadir import KNOWN_DATASETS
+from transfer_utils.core.paths import KNOWN_DATASETS
 
 needs_shared = pytest.mark.skipif(not have_shared(), reason="the course's offline data copy is not here")
 ROOT = Path(__file__).resolve().parents[1]

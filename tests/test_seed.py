@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from transfer_utils.seed import seed_everything
+from transfer_utils.core.seed import seed_everything
 
 
 def _draw(gen):

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from transfer_utils import source_models
-from transfer_utils.checkpoint import save_checkpoint
-from transfer_utils.source_models import (DIGIT_MODEL_VERSION, DigitCNN, digit_source_model_path,
+from transfer_utils.nets import source_models
+from transfer_utils.core.checkpoint import save_checkpoint
+from transfer_utils.nets.source_models import (DIGIT_MODEL_VERSION, DigitCNN, digit_source_model_path,
                                           get_digit_source_model)
 
 

@@ -1,4 +1,4 @@
-"""Tests for transfer_utils.subspace against scikit-learn's PCA and the closed form of M."""
+"""Tests for transfer_utils.adaptation.subspace against scikit-learn's PCA and the closed form of M."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from sklearn.decomposition import PCA
 
-from transfer_utils.subspace import pca_basis, subspace_alignment
+from transfer_utils.adaptation.subspace import pca_basis, subspace_alignment
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from transfer_utils.uq_metrics import (
+from transfer_utils.bayes.metrics import (
     bernoulli_nll,
     expected_calibration_error,
     gaussian_nlpd,
@@ -76,7 +76,7 @@ def test_plots_return_axes():
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from transfer_utils.gp_plots import plot_gp_band, plot_reliability
+    from transfer_utils.bayes.plots import plot_gp_band, plot_reliability
 
     x = torch.linspace(0, 1, 20)
     ax = plot_gp_band(x, torch.sin(x), torch.full((20,), 0.01), X_train=x[:5], y_train=torch.sin(x[:5]))

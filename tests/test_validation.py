@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from transfer_utils.validation import check_feature_pair, check_features, check_xy
+from transfer_utils.core.validation import check_feature_pair, check_features, check_xy
 
 
 def test_valid_inputs_pass_and_return():

@@ -2,9 +2,9 @@
 
 Import what you need from the submodule that defines it, for example::
 
-    from transfer_utils.device import get_device, device_report
-    from transfer_utils.seed import seed_everything
-    from transfer_utils.profile import get_profile
+    from transfer_utils.core.device import get_device, device_report
+    from transfer_utils.core.seed import seed_everything
+    from transfer_utils.core.profile import get_profile
 """
 
 __version__ = "0.1.0"

@@ -7,7 +7,7 @@ notebook's run time includes building a shared model; its own time is reported h
 Every step runs even when an earlier one fails (a broken CIFAR-10 archive must not leave the digit
 model unbuilt); the failures are listed together at the end, each with its message and no
 traceback, and the exit status is 1 when any step failed. Before the first step, temporary files
-left in the cache by a killed run are removed (:func:`transfer_utils.atomic.clean_cache_once`).
+left in the cache by a killed run are removed (:func:`transfer_utils.core.atomic.clean_cache_once`).
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import importlib
 import time
 from collections.abc import Callable, Sequence
 
-from transfer_utils.atomic import clean_cache_once
+from transfer_utils.core.atomic import clean_cache_once
 
 __all__ = ["STEPS", "run_steps", "main"]
 
 # (what it builds, "module:function"); each function takes no argument and returns a short note.
 STEPS: list[tuple[str, str]] = [
     ("CIFAR-10 (extract the JPEG archives once)", "transfer_utils.data.cifar:prepare_cifar10"),
-    ("digit source model (MNIST CNN)", "transfer_utils.source_models:build_digit_source_model"),
+    ("digit source model (MNIST CNN)", "transfer_utils.nets.source_models:build_digit_source_model"),
 ]
 
 Step = tuple[str, "str | Callable[[], object]"]

@@ -13,9 +13,9 @@ import platform
 import sys
 
 from transfer_utils.data.checks import DatasetCheck, check_datasets
-from transfer_utils.datadir import cache_dir, data_dir, is_offline
-from transfer_utils.device import device_report, get_device
-from transfer_utils.profile import get_profile
+from transfer_utils.core.paths import cache_dir, data_dir, is_offline
+from transfer_utils.core.device import device_report, get_device
+from transfer_utils.core.profile import get_profile
 
 __all__ = ["package_versions", "dataset_lines", "environment_report", "main"]
 

@@ -1,10 +1,17 @@
-"""Datasets of the course, read from the data directory (:func:`transfer_utils.datadir.data_dir`).
+"""Datasets of the course, read from the data directory (:func:`transfer_utils.core.paths.data_dir`).
 
-* :mod:`transfer_utils.data.moons`: rotated two moons, the 2-D toy problem (notebooks 04, 07, 08).
-* :mod:`transfer_utils.data.digits`: MNIST, USPS and scikit-learn's 8x8 digits as domains of one
-  task, brought to a common (N, 1, 28, 28) form (notebooks 04-08, 10).
-* :mod:`transfer_utils.data.checks`: checksum verification and the clear "dataset missing" error that
-  every loader raises offline.
+Modules:
 
-Import from the submodules; this package re-exports nothing.
+* :mod:`checks`: File checks shared by the dataset loaders: checksums and a clear error for missing
+  files.
+* :mod:`cifar`: CIFAR-10 (Krizhevsky 2009): the natural-image target task of notebooks 05 and 06.
+* :mod:`digits`: Digits as domains of one task: MNIST (source), USPS (target) and scikit-learn's 8x8
+  digits.
+* :mod:`moons`: Two moons with a rotated target domain: the course's 2-D toy problem for domain
+  adaptation.
+
+Imports only from :mod:`transfer_utils.core`. Import a helper from the module that defines it, for
+example ``from transfer_utils.data.checks import ...``; this package re-exports nothing.
 """
+
+__all__ = ['checks', 'cifar', 'digits', 'moons']

@@ -27,8 +27,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from transfer_utils.atomic import atomic_path
-from transfer_utils.datadir import DATA_ENV, KNOWN_DATASETS, OFFLINE_ENV, cache_dir, data_dir, is_offline
+from transfer_utils.core.atomic import atomic_path
+from transfer_utils.core.paths import DATA_ENV, KNOWN_DATASETS, OFFLINE_ENV, cache_dir, data_dir, is_offline
 
 __all__ = [
     "DatasetMissingError",
@@ -58,7 +58,7 @@ DATASET_ALIASES: dict[str, str] = {
     "cifar10": "CIFAR-10",
     "reviews": "Review sentences",
 }
-"""Short names accepted by :func:`require_data` -> keys of :data:`~transfer_utils.datadir.KNOWN_DATASETS`."""
+"""Short names accepted by :func:`require_data` -> keys of :data:`~transfer_utils.core.paths.KNOWN_DATASETS`."""
 
 
 # (resolved path, size, mtime) -> MD5 of files already verified in this process: a notebook that
@@ -275,7 +275,7 @@ class DatasetCheck:
     """The state of one dataset in the data directory.
 
     Attributes:
-        name: the key in :data:`~transfer_utils.datadir.KNOWN_DATASETS`.
+        name: the key in :data:`~transfer_utils.core.paths.KNOWN_DATASETS`.
         required: whether a notebook needs it.
         root: the data directory checked.
         verified: files whose checksum matched.
@@ -374,8 +374,8 @@ def check_datasets(names: list[str] | None = None, root: str | os.PathLike[str] 
     in the layout the loader will use, the first complete one.
 
     Args:
-        names: keys of :data:`~transfer_utils.datadir.KNOWN_DATASETS` (default: all of them).
-        root: the data directory (default :func:`~transfer_utils.datadir.data_dir`).
+        names: keys of :data:`~transfer_utils.core.paths.KNOWN_DATASETS` (default: all of them).
+        root: the data directory (default :func:`~transfer_utils.core.paths.data_dir`).
 
     Returns:
         One :class:`DatasetCheck` per name, in order. Nothing is downloaded or changed.
@@ -401,7 +401,7 @@ def require_data(*names: str) -> list[DatasetCheck]:
 
     Args:
         names: short names (:data:`DATASET_ALIASES`: ``"mnist"``, ``"usps"``, ``"cifar10"``,
-            ``"reviews"``) or keys of :data:`~transfer_utils.datadir.KNOWN_DATASETS`. ``"usps"``
+            ``"reviews"``) or keys of :data:`~transfer_utils.core.paths.KNOWN_DATASETS`. ``"usps"``
             also checks the optional USPS train split when it is present (the loaders use it then).
 
     Returns:

@@ -2,17 +2,17 @@
 
 Where the images come from, in order of preference:
 
-1. ``cifar-10-batches-py/`` in :func:`~transfer_utils.datadir.data_dir` (the Python pickles that
+1. ``cifar-10-batches-py/`` in :func:`~transfer_utils.core.paths.data_dir` (the Python pickles that
    :class:`torchvision.datasets.CIFAR10` reads; downloaded there when online and absent);
 2. an ImageFolder tree ``cifar10_jpg/{train,test}/<class>/*.jpg``, either already extracted in the
    data directory or extracted once from the archives ``cifar10_jpg/cifar10_jpg_{train,test}.tar.gz``
-   into :func:`~transfer_utils.datadir.cache_dir` (the data directory may be read-only).
+   into :func:`~transfer_utils.core.paths.cache_dir` (the data directory may be read-only).
    Extraction is atomic: into a temporary folder beside the target, then one rename, with a marker
    file that records the format version and, for each archive, its MD5, size and modification
    time. The cached tree is used only while it matches the archives actually present: the size
    and modification time are compared first (cheap), and the MD5 when they differ; an archive
    that changed is extracted again. Folders left by a killed extraction are removed on the next
-   one (:func:`transfer_utils.atomic.clean_cache_once`).
+   one (:func:`transfer_utils.core.atomic.clean_cache_once`).
 
 Subsets are class-balanced and deterministic (:func:`balanced_subset_indices`): for one seed, the
 first ``k`` images of every class are the same for every ``k``, so label-efficiency curves are nested.
@@ -33,9 +33,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-from transfer_utils.atomic import atomic_path, clean_cache_once, temp_prefix
+from transfer_utils.core.atomic import atomic_path, clean_cache_once, temp_prefix
 from transfer_utils.data.checks import cached_md5
-from transfer_utils.datadir import cache_dir, data_dir, is_offline
+from transfer_utils.core.paths import cache_dir, data_dir, is_offline
 
 __all__ = [
     "CIFAR10_CLASSES",

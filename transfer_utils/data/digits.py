@@ -1,7 +1,7 @@
 """Digits as domains of one task: MNIST (source), USPS (target) and scikit-learn's 8x8 digits.
 
 All three are read through their usual loaders from the data directory
-(:func:`transfer_utils.datadir.data_dir`), checked against their checksums
+(:func:`transfer_utils.core.paths.data_dir`), checked against their checksums
 (:mod:`transfer_utils.data.checks`) and brought to one common form,
 
 * images: ``float32`` tensors of shape ``(N, 1, 28, 28)`` with values in ``[0, 1]``, ink bright on a
@@ -45,9 +45,9 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 from torchvision.datasets import MNIST, USPS
 
-from transfer_utils.atomic import atomic_path
+from transfer_utils.core.atomic import atomic_path
 from transfer_utils.data.checks import ensure_files, verify_md5
-from transfer_utils.datadir import KNOWN_DATASETS, cache_dir, data_dir
+from transfer_utils.core.paths import KNOWN_DATASETS, cache_dir, data_dir
 
 __all__ = [
     "USPS_SPLIT_SEED",
