@@ -53,7 +53,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
-from transfer_utils.nets.backbones import SmallCNN, load_backbone, train_scratch
+from transfer_utils.nets.backbones import load_backbone
+from transfer_utils.nets.scratch import SmallCNN, train_scratch
 from transfer_utils.transfer.contrastive import augment_digits, nt_xent_loss
 from transfer_utils.data.checks import require_data
 from transfer_utils.data.cifar import CIFAR10_CLASSES, balanced_subset_indices, cifar10_tensors

@@ -10,12 +10,11 @@ import torch
 from transfer_utils.nets.backbones import (
     LITE_MEAN,
     LITE_STD,
-    SmallCNN,
     WeightsUnavailableError,
     efficientnet_lite0_weights_path,
     load_backbone,
-    train_scratch,
 )
+from transfer_utils.nets.scratch import SmallCNN, train_scratch
 
 
 @pytest.fixture(scope="module")

@@ -17,16 +17,16 @@ import torch
 from PIL import Image
 
 from transfer_utils.core import atomic
-from transfer_utils.data import cifar, checks
-from transfer_utils.data.checks import file_md5
+from transfer_utils.data import checksums, cifar, cifar_archive
+from transfer_utils.data.checksums import file_md5
 from transfer_utils.data.cifar import (
     CIFAR10_CLASSES,
     CifarSourceError,
     balanced_subset_indices,
     cifar10_source,
     cifar10_tensors,
-    extract_cifar10_jpg,
 )
+from transfer_utils.data.cifar_archive import extract_cifar10_jpg
 
 
 def _make_archives(folder: Path, per_class: int = 3) -> dict[str, np.ndarray]:
@@ -58,7 +58,7 @@ def fake_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Pa
     monkeypatch.setenv("TL_CACHE_DIR", str(cache))
     monkeypatch.setenv("TL_OFFLINE", "1")
     monkeypatch.setattr(atomic, "_CLEANED", set())
-    monkeypatch.setattr(checks, "_VERIFIED", {})
+    monkeypatch.setattr(checksums, "_VERIFIED", {})
     return data, cache, colours
 
 
@@ -87,7 +87,7 @@ def test_extraction_is_atomic_marked_and_reused(fake_data) -> None:
     root = extract_cifar10_jpg()
     assert root == cache / "cifar10_jpg"
     marker = json.loads((root / ".tl-extracted.json").read_text())
-    assert marker["version"] == cifar.EXTRACT_VERSION and set(marker["md5"]) == {"train", "test"}
+    assert marker["version"] == cifar_archive.EXTRACT_VERSION and set(marker["md5"]) == {"train", "test"}
     assert not [p for p in cache.iterdir() if p.name.endswith(".tmp")]  # no temp folder left
     assert cifar10_source() == ("imagefolder", root)
     stamp = (root / "train" / "cat" / "0000.jpg").stat().st_mtime_ns
@@ -96,7 +96,7 @@ def test_extraction_is_atomic_marked_and_reused(fake_data) -> None:
     # an extraction from an older format version is redone
     (root / ".tl-extracted.json").write_text(json.dumps({**marker, "version": -1}))
     extract_cifar10_jpg()
-    assert json.loads((root / ".tl-extracted.json").read_text())["version"] == cifar.EXTRACT_VERSION
+    assert json.loads((root / ".tl-extracted.json").read_text())["version"] == cifar_archive.EXTRACT_VERSION
 
 
 def test_tensors_match_the_images(fake_data) -> None:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from datafixtures import build_data_dir, have_shared
-from transfer_utils.data import checks
-from transfer_utils.data.checks import DataCheckError, cached_md5, file_md5, require_data
+from transfer_utils.data import checksums
+from transfer_utils.data.checks import DataCheckError, require_data
+from transfer_utils.data.checksums import cached_md5, file_md5
 
 needs_shared = pytest.mark.skipif(not have_shared(), reason="the course's offline data copy is not here")
 
@@ -20,7 +21,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TL_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("TL_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("TL_OFFLINE", "1")
-    monkeypatch.setattr(checks, "_VERIFIED", {})
+    monkeypatch.setattr(checksums, "_VERIFIED", {})
     return tmp_path / "data"
 
 
@@ -31,8 +32,8 @@ def test_passes_on_good_data_and_is_fast_when_warm(env: Path, monkeypatch: pytes
     first = require_data("mnist", "usps", "cifar10")
     cold = time.perf_counter() - start
     assert [c.name for c in first] == ["MNIST", "USPS test", "USPS train", "CIFAR-10"]
-    monkeypatch.setattr(checks, "_VERIFIED", {})  # as in a new kernel
-    monkeypatch.setattr(checks, "file_md5", lambda *a, **k: pytest.fail("hashed a verified file"))
+    monkeypatch.setattr(checksums, "_VERIFIED", {})  # as in a new kernel
+    monkeypatch.setattr(checksums, "file_md5", lambda *a, **k: pytest.fail("hashed a verified file"))
     start = time.perf_counter()
     require_data("mnist", "usps", "cifar10")
     warm = time.perf_counter() - start
@@ -82,7 +83,7 @@ def test_cached_md5_rehashes_a_changed_file(env: Path, tmp_path: Path) -> None:
     f = tmp_path / "f.bin"
     f.write_bytes(b"abc" * 1000)
     assert cached_md5(f) == file_md5(f)
-    checks._VERIFIED.clear()
+    checksums._VERIFIED.clear()
     stamp = f.stat().st_mtime_ns
     f.write_bytes(b"abd" * 1000)  # same size, new contents and a later time
     os.utime(f, ns=(stamp + 1_000_000_000, stamp + 1_000_000_000))
@@ -95,6 +96,6 @@ def test_an_unwritable_cache_still_checks(env: Path, monkeypatch: pytest.MonkeyP
     def refuse() -> Path:
         raise PermissionError("no cache")
 
-    monkeypatch.setattr(checks, "cache_dir", refuse)
+    monkeypatch.setattr(checksums, "cache_dir", refuse)
     with pytest.raises(DataCheckError, match="usps.t.bz2"):
         require_data("usps")

@@ -8,11 +8,11 @@ import pytest
 import torch
 from PIL import Image
 
-from transfer_utils.data import digits
-from transfer_utils.data.checks import (ChecksumError, DatasetMissingError, ensure_files, file_md5,
-                                         verify_md5)
-from transfer_utils.data.digits import (digit_domains, load_mnist, load_sklearn_digits, load_usps,
-                                         stratified_subset, usps_split, usps_to_28)
+from transfer_utils.data import mnist_usps
+from transfer_utils.data.checks import DatasetMissingError, ensure_files
+from transfer_utils.data.checksums import ChecksumError, file_md5, verify_md5
+from transfer_utils.data.digits import digit_domains, load_sklearn_digits, stratified_subset, usps_split
+from transfer_utils.data.mnist_usps import load_mnist, load_usps, usps_to_28
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(not (SHARED / "USPS" / "usps.t.bz2").is_file(),
@@ -159,7 +159,7 @@ def test_digit_domains_shapes_and_determinism(shared_data):
 
 @needs_data
 def test_usps_split_is_fixed_stratified_and_disjoint(shared_data):
-    _, y = digits._usps_raw(train=False)
+    _, y = mnist_usps.usps_raw(train=False)
     a, e = usps_split(y)
     assert len(set(a.tolist()) & set(e.tolist())) == 0
     assert sorted(a.tolist() + e.tolist()) == list(range(len(y)))
@@ -207,4 +207,4 @@ def test_bad_sizes(shared_data):
     with pytest.raises(ValueError, match="n_source"):
         digit_domains(n_source=0)
     with pytest.raises(ValueError, match="n_target"):
-        digits.digit_domains(n_target=-3)
+        digit_domains(n_target=-3)

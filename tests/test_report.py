@@ -17,7 +17,7 @@ import torch
 
 from datafixtures import SHARED, build_data_dir, have_shared
 from transfer_utils import report
-from transfer_utils.data import checks
+from transfer_utils.data import checksums
 from transfer_utils.core.paths import KNOWN_DATASETS
 
 needs_shared = pytest.mark.skipif(not have_shared(), reason="the course's offline data copy is not here")
@@ -31,7 +31,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("TL_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("TL_OFFLINE", "1")
     monkeypatch.setenv("TL_PROFILE", "quick")
-    monkeypatch.setattr(checks, "_VERIFIED", {})  # no checksum remembered from another test
+    monkeypatch.setattr(checksums, "_VERIFIED", {})  # no checksum remembered from another test
 
     def no_network(*args, **kwargs):
         raise AssertionError("the report tried to download something")
@@ -138,13 +138,13 @@ def test_missing_usps_file(env: Path, capsys) -> None:
 def test_a_second_report_hashes_nothing(env: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     build_data_dir(env, truncate={"USPS/usps.t.bz2": 1_000})
     hashed: list[str] = []
-    real = checks.file_md5
-    monkeypatch.setattr(checks, "file_md5", lambda path, *a, **k: hashed.append(Path(path).name) or real(path))
+    real = checksums.file_md5
+    monkeypatch.setattr(checksums, "file_md5", lambda path, *a, **k: hashed.append(Path(path).name) or real(path))
     assert _run(capsys)[0] == 1
     assert "usps.t.bz2" in hashed and "cifar10_jpg_train.tar.gz" in hashed
-    assert (env.parent / "cache" / checks.VERIFY_CACHE_NAME).is_file()
+    assert (env.parent / "cache" / checksums.VERIFY_CACHE_NAME).is_file()
     hashed.clear()
-    monkeypatch.setattr(checks, "_VERIFIED", {})  # as in a new process: only the file on disk
+    monkeypatch.setattr(checksums, "_VERIFIED", {})  # as in a new process: only the file on disk
     code, lines, _ = _run(capsys)
     assert code == 1 and "corrupted" in lines["USPS test"] and hashed == []
     # a repaired file has a new size and time: it alone is hashed again
@@ -159,9 +159,9 @@ def test_a_damaged_checksum_cache_is_ignored(env: Path, capsys) -> None:
     build_data_dir(env)
     cache = env.parent / "cache"
     cache.mkdir()
-    (cache / checks.VERIFY_CACHE_NAME).write_text("{ not json")
+    (cache / checksums.VERIFY_CACHE_NAME).write_text("{ not json")
     assert _run(capsys)[0] == 0
-    assert '"format": 1' in (cache / checks.VERIFY_CACHE_NAME).read_text()
+    assert '"format": 1' in (cache / checksums.VERIFY_CACHE_NAME).read_text()
 
 
 @needs_shared

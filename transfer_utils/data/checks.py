@@ -2,7 +2,7 @@
 
 A loader calls :func:`ensure_files` with the files a dataset needs, their MD5 checksums and a line
 that says how to get them. Present files are verified (a corrupted or truncated file fails with
-:class:`ChecksumError`, naming the file and what to do); missing files are downloaded only when the
+:class:`~transfer_utils.data.checksums.ChecksumError`, naming the file and what to do); missing files are downloaded only when the
 course is online (``$TL_OFFLINE`` unset) and a ``download`` callable is given, otherwise
 :class:`DatasetMissingError` names each missing file, the directory it is expected in and how to
 get it, instead of a raw download traceback. Introduced with the digits in notebook 04; the
@@ -14,42 +14,30 @@ checks in one go that the datasets a notebook needs are present and intact, and 
 minutes later in the middle of the notebook. It and the environment report
 (``python -m transfer_utils``) share :func:`check_datasets`, whose checksums are remembered in
 ``cache_dir()/verified-md5.json`` keyed by each file's path, size and modification time
-(:func:`cached_md5`), so that only a new or changed file is hashed again.
+(:func:`~transfer_utils.data.checksums.cached_md5`), so that only a new or changed file is hashed again.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from transfer_utils.core.atomic import atomic_path
-from transfer_utils.core.paths import DATA_ENV, KNOWN_DATASETS, OFFLINE_ENV, cache_dir, data_dir, is_offline
+from transfer_utils.core.paths import DATA_ENV, KNOWN_DATASETS, OFFLINE_ENV, data_dir, is_offline
+from transfer_utils.data.checksums import Md5Store, verify_md5
 
 __all__ = [
     "DatasetMissingError",
-    "ChecksumError",
     "DataCheckError",
     "DatasetCheck",
-    "VERIFY_CACHE_NAME",
     "DATASET_ALIASES",
-    "file_md5",
-    "cached_md5",
-    "verify_md5",
     "missing_dataset_error",
     "ensure_files",
-    "check_dataset",
     "check_datasets",
     "require_data",
 ]
-
-VERIFY_CACHE_NAME = "verified-md5.json"
-"""The file in the cache directory that remembers checksums: path -> size, mtime and MD5."""
-_VERIFY_FORMAT = 1
 
 DATASET_ALIASES: dict[str, str] = {
     "mnist": "MNIST",
@@ -61,17 +49,8 @@ DATASET_ALIASES: dict[str, str] = {
 """Short names accepted by :func:`require_data` -> keys of :data:`~transfer_utils.core.paths.KNOWN_DATASETS`."""
 
 
-# (resolved path, size, mtime) -> MD5 of files already verified in this process: a notebook that
-# loads a dataset once per seed hashes it once. A rewritten file has a new mtime and is hashed again.
-_VERIFIED: dict[tuple[str, int, int], str] = {}
-
-
 class DatasetMissingError(FileNotFoundError):
     """A dataset file is not in the data directory and cannot be downloaded (offline, or it failed)."""
-
-
-class ChecksumError(RuntimeError):
-    """A dataset file exists but its checksum is wrong: corrupted, truncated or another file."""
 
 
 class DataCheckError(RuntimeError):
@@ -84,47 +63,6 @@ class DataCheckError(RuntimeError):
     def __init__(self, message: str, problems: list[DatasetCheck]) -> None:
         super().__init__(message)
         self.problems = problems
-
-
-def file_md5(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
-    """The hexadecimal MD5 digest of the file at ``path`` (read in chunks)."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk_size), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def verify_md5(path: str | os.PathLike[str], md5: str, *, how_to_get: str = "") -> Path:
-    """Check that the file at ``path`` has the MD5 checksum ``md5``.
-
-    Args:
-        path: an existing file.
-        md5: the expected hexadecimal digest (case-insensitive).
-        how_to_get: appended to the error message (where a good copy comes from).
-
-    Returns:
-        ``path`` as a :class:`~pathlib.Path`.
-
-    Raises:
-        FileNotFoundError: no file at ``path``.
-        ChecksumError: the checksum differs.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; cannot verify its checksum.")
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    actual = _VERIFIED.get(key) or file_md5(path)
-    if actual.lower() != md5.lower():
-        size = path.stat().st_size
-        raise ChecksumError(
-            f"{path.name} in {path.parent} fails its checksum (MD5 {actual}, expected {md5}; "
-            f"{size:,} bytes): the file is corrupted, truncated or a different file. Delete it and "
-            f"put a good copy there" + (f" ({how_to_get})." if how_to_get else ".")
-        )
-    _VERIFIED[key] = actual
-    return path
 
 
 def missing_dataset_error(
@@ -192,84 +130,6 @@ def ensure_files(
     return paths
 
 
-# ---- the checksum cache and the dataset check (the report and require_data) ---------------------
-
-
-class _Md5Store:
-    """Checksums remembered in ``cache_dir()/verified-md5.json`` across processes.
-
-    An entry is used only while the file has the same resolved path, size, modification time and
-    inode change time as when it was hashed; any rewrite, truncation or copy changes one of them,
-    so the file is hashed again. Without a usable cache directory nothing is remembered on disk.
-    """
-
-    def __init__(self) -> None:
-        try:
-            self.file: Path | None = cache_dir() / VERIFY_CACHE_NAME
-        except OSError:
-            self.file = None
-        self.entries = self._read()
-        self.dirty = False
-
-    def _read(self) -> dict[str, dict]:
-        if self.file is None:
-            return {}
-        try:
-            state = json.loads(self.file.read_text())
-        except (OSError, ValueError):
-            return {}  # absent or damaged: start afresh (it is only a cache)
-        if not isinstance(state, dict) or state.get("format") != _VERIFY_FORMAT:
-            return {}
-        files = state.get("files")
-        return files if isinstance(files, dict) else {}
-
-    def md5(self, path: Path) -> str:
-        """The MD5 of ``path``, from memory, from the store, or hashed now."""
-        path = path.resolve()
-        stat = path.stat()
-        key = (str(path), stat.st_size, stat.st_mtime_ns)
-        entry = self.entries.get(str(path))
-        if (isinstance(entry, dict) and entry.get("size") == stat.st_size
-                and entry.get("mtime_ns") == stat.st_mtime_ns
-                and entry.get("ctime_ns") == stat.st_ctime_ns and isinstance(entry.get("md5"), str)):
-            return entry["md5"]
-        actual = _VERIFIED.get(key) or file_md5(path)
-        _VERIFIED[key] = actual
-        self.entries[str(path)] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                                   "ctime_ns": stat.st_ctime_ns, "md5": actual}
-        self.dirty = True
-        return actual
-
-    def save(self) -> None:
-        """Write the store atomically when it changed (merged with what another process wrote)."""
-        if not self.dirty or self.file is None:
-            return
-        merged = {**self._read(), **self.entries}
-        merged = {p: e for p, e in merged.items() if os.path.exists(p)}  # forget deleted files
-        try:
-            with atomic_path(self.file) as tmp:
-                tmp.write_text(json.dumps({"format": _VERIFY_FORMAT, "files": merged}, indent=0))
-        except OSError:
-            return  # an unwritable cache only costs a re-hash next time
-        self.dirty = False
-
-
-def cached_md5(path: str | os.PathLike[str]) -> str:
-    """The MD5 of the file at ``path``, hashed only when the cache has no current entry for it.
-
-    The result is remembered in ``cache_dir()/verified-md5.json`` (written atomically), keyed by
-    the resolved path, size, modification time and inode change time.
-
-    Raises:
-        FileNotFoundError: no file at ``path``.
-    """
-    store = _Md5Store()
-    try:
-        return store.md5(Path(path))
-    finally:
-        store.save()
-
-
 @dataclass
 class DatasetCheck:
     """The state of one dataset in the data directory.
@@ -334,7 +194,7 @@ def _under(relative: str, group: tuple[str, ...]) -> bool:
     return any(relative == g or relative.startswith(g.rstrip("/") + "/") for g in group)
 
 
-def _check_one(name: str, root: Path, store: _Md5Store) -> DatasetCheck:
+def _check_one(name: str, root: Path, store: Md5Store) -> DatasetCheck:
     info = KNOWN_DATASETS[name]
     counts = [sum((root / p).exists() for p in group) for group in info.any_of]
     complete = [i for i, group in enumerate(info.any_of) if counts[i] == len(group)]
@@ -369,7 +229,7 @@ def check_datasets(names: list[str] | None = None, root: str | os.PathLike[str] 
     """Check that datasets are present in the data directory and have the course's checksums.
 
     Each known file is hashed once: the digest is remembered in ``cache_dir()/verified-md5.json``
-    (see :func:`cached_md5`), so a second check only looks at sizes and modification times. A
+    (see :func:`~transfer_utils.data.checksums.cached_md5`), so a second check only looks at sizes and modification times. A
     dataset with several layouts (CIFAR-10: pickles, an extracted tree, JPEG archives) is checked
     in the layout the loader will use, the first complete one.
 
@@ -385,7 +245,7 @@ def check_datasets(names: list[str] | None = None, root: str | os.PathLike[str] 
     unknown = [n for n in names if n not in KNOWN_DATASETS]
     if unknown:
         raise ValueError(f"Unknown dataset(s) {unknown}; known: {list(KNOWN_DATASETS)}.")
-    store = _Md5Store()
+    store = Md5Store()
     try:
         return [_check_one(name, root, store) for name in names]
     finally:

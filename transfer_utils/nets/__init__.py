@@ -6,6 +6,8 @@ Modules:
 * :mod:`backbones`: Pretrained natural-image backbones, loaded through their libraries' weight APIs.
 * :mod:`features`: Frozen feature extraction: run a network once over a dataset and keep its
   outputs.
+* :mod:`scratch`: The scratch baseline: a small CNN and a training budget that lets it fit a few
+  labelled images.
 * :mod:`source_models`: The course's own pretrained source model: a small CNN trained on MNIST,
   cached and reused.
 * :mod:`training`: A plain training loop a reader can follow: :func:`fit` and :func:`evaluate`.
@@ -15,4 +17,4 @@ defines it, for example ``from transfer_utils.nets.backbones import ...``; this 
 nothing.
 """
 
-__all__ = ['backbones', 'features', 'source_models', 'training']
+__all__ = ['backbones', 'features', 'scratch', 'source_models', 'training']

@@ -13,28 +13,21 @@ was trained with. ``backbone.weights`` says exactly which weights were loaded; a
 initialised network says so (``pretrained=False``) and is never presented as a pretrained one.
 ``backbone.stages`` names the intermediate layers whose globally pooled activations
 :meth:`Backbone.forward_stages` returns, for "which layer transfers best" (notebook 05).
-Introduced in notebook 05, fine-tuned in notebook 06.
-
-The scratch baseline against which they are measured: :class:`SmallCNN`, a small network for
-32 px images, and :func:`train_scratch`, which trains any freshly initialised network on a few
-labelled images with a budget of its own (one-cycle Adam, enough steps to fit them), so that
-"pretrained beats scratch" is never measured against an under-trained network.
+Introduced in notebook 05, fine-tuned in notebook 06. The scratch baseline they are measured
+against is in :mod:`transfer_utils.nets.scratch`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from torch.utils.data import DataLoader, TensorDataset
-
 from transfer_utils.core.paths import is_offline
-from transfer_utils.nets.training import History, fit
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -44,8 +37,6 @@ __all__ = [
     "Backbone",
     "load_backbone",
     "efficientnet_lite0_weights_path",
-    "SmallCNN",
-    "train_scratch",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -265,82 +256,3 @@ def load_backbone(name: str = "efficientnet_lite0", *, pretrained: bool = True,
     else:
         model = _resnet(name, pretrained, image_size)
     return model.eval()
-
-
-class SmallCNN(nn.Module):
-    """A small CNN for 32 px RGB images, trained from scratch as the baseline (notebooks 05, 06).
-
-    [conv 3x3 -> batch norm -> ReLU -> max-pool 2] twice (16, 32 channels), conv 3x3 (32) -> batch
-    norm -> ReLU, global average pool, linear: about 15k parameters, few enough to fit a handful
-    of labelled images per class without a pretrained start.
-
-    Shape: ``(N, 3, H, W) -> (N, num_classes)``.
-    """
-
-    def __init__(self, num_classes: int = 10) -> None:
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, num_classes))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-def train_scratch(
-    make_model: Callable[[], nn.Module],
-    X: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    seed: int,
-    steps: int = 300,
-    min_epochs: int = 30,
-    lr: float = 5e-3,
-    batch_size: int = 32,
-    device: torch.device | str = "cpu",
-) -> tuple[nn.Module, History]:
-    """Train a freshly initialised network on ``(X, y)`` with a budget that lets it fit them.
-
-    Adam with the one-cycle schedule (Smith and Topin 2019; torch's ``OneCycleLR`` defaults): over
-    the first 30 % of the :math:`T` steps the rate rises by a half cosine from
-    :math:`\\eta/25` to the peak :math:`\\eta`, then falls by a half cosine to
-    :math:`\\eta / (25 \\cdot 10^4)`, where
-
-    .. math:: T = \\max\\big(\\text{steps},\\ \\text{min\\_epochs} \\cdot \\lceil n / B \\rceil\\big)
-
-    rounded to whole epochs, for :math:`n` images in batches of :math:`B`.
-
-    Args:
-        make_model: builds the network (called after ``torch.manual_seed(seed)``, so the
-            initialisation follows the seed).
-        X, y: the labelled images and their class labels.
-        seed: seeds the initialisation and the batch order.
-        steps, min_epochs: the budget :math:`T` above.
-        lr: the peak rate :math:`\\eta`.
-        batch_size: :math:`B` (capped at ``n``).
-        device: where to train.
-
-    Returns:
-        ``(model, history)``: the trained network on ``device`` and :func:`~transfer_utils.nets.training.fit`'s
-        history.
-
-    Raises:
-        ValueError: empty or mismatched data, or a non-positive budget, rate or batch size.
-    """
-    if X.shape[0] == 0 or X.shape[0] != y.shape[0]:
-        raise ValueError(f"Need X (N, ...) and y (N,) with N > 0; got {tuple(X.shape)} and {tuple(y.shape)}.")
-    if min(steps, min_epochs, batch_size) < 1 or not lr > 0 or lr == float("inf"):
-        raise ValueError(f"Need positive steps, min_epochs, batch_size and lr; got {steps}, {min_epochs}, "
-                         f"{batch_size}, {lr}.")
-    torch.manual_seed(seed)
-    model = make_model().to(device)
-    loader = DataLoader(TensorDataset(X, y), batch_size=min(batch_size, len(y)), shuffle=True,
-                        generator=torch.Generator().manual_seed(seed))
-    num_epochs = max(min_epochs, round(steps / len(loader)))
-    optimizer = torch.optim.Adam(model.parameters(), lr)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=num_epochs * len(loader))
-    history = fit(model, loader, loss_fn=nn.CrossEntropyLoss(), optimizer=optimizer, num_epochs=num_epochs,
-                  device=device, scheduler=scheduler, step_scheduler_per_batch=True, progress=False)
-    return model, history
