@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from transfer_utils.core.atomic import atomic_path
-from transfer_utils.core.paths import DATA_ENV, KNOWN_DATASETS, OFFLINE_ENV, cache_dir, data_dir, is_offline
+from transfer_utils.core.paths import (DATA_ENV, KNOWN_DATASETS, OFFLINE_ENV, as_path, cache_dir, data_dir,
+                                       existing_dir, existing_file, is_offline)
 
 __all__ = [
     "DatasetMissingError",
@@ -87,7 +88,12 @@ class DataCheckError(RuntimeError):
 
 
 def file_md5(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
-    """The hexadecimal MD5 digest of the file at ``path`` (read in chunks)."""
+    """The hexadecimal MD5 digest of the file at ``path`` (read in chunks).
+
+    Raises:
+        FileNotFoundError, IsADirectoryError: ``path`` is not an existing file.
+    """
+    path = existing_file(path, "path")
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(chunk_size), b""):
@@ -107,10 +113,15 @@ def verify_md5(path: str | os.PathLike[str], md5: str, *, how_to_get: str = "") 
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
-        FileNotFoundError: no file at ``path``.
+        FileNotFoundError: no file at ``path``. IsADirectoryError: ``path`` is a folder.
+        TypeError: ``md5`` is not a string.
         ChecksumError: the checksum differs.
     """
-    path = Path(path)
+    if not isinstance(md5, str):
+        raise TypeError(f"md5 must be the expected hexadecimal digest as a str, got {type(md5).__name__}.")
+    path = as_path(path, "path")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; verify_md5 needs the path of a file.")
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist; cannot verify its checksum.")
     stat = path.stat()
@@ -171,7 +182,7 @@ def ensure_files(
             download failed (the original error is chained, not printed as a raw traceback first).
         ChecksumError: a present file fails its checksum.
     """
-    directory = Path(directory)
+    directory = as_path(directory, "directory")
     if not files:
         raise ValueError("ensure_files needs at least one file name.")
     paths = {name: directory / name for name in files}
@@ -261,11 +272,12 @@ def cached_md5(path: str | os.PathLike[str]) -> str:
     the resolved path, size, modification time and inode change time.
 
     Raises:
-        FileNotFoundError: no file at ``path``.
+        FileNotFoundError: no file at ``path``. IsADirectoryError: ``path`` is a folder.
     """
+    path = existing_file(path, "path")
     store = _Md5Store()
     try:
-        return store.md5(Path(path))
+        return store.md5(path)
     finally:
         store.save()
 
@@ -379,9 +391,19 @@ def check_datasets(names: list[str] | None = None, root: str | os.PathLike[str] 
 
     Returns:
         One :class:`DatasetCheck` per name, in order. Nothing is downloaded or changed.
+
+    Raises:
+        TypeError: ``names`` is a single string (pass a list) or holds a non-string.
+        ValueError: an unknown name.
+        FileNotFoundError, NotADirectoryError: ``root`` is given but is not an existing folder.
     """
-    root = data_dir() if root is None else Path(root)
-    names = list(KNOWN_DATASETS) if names is None else names
+    root = data_dir() if root is None else existing_dir(root, "root")
+    if isinstance(names, str):
+        raise TypeError(f"names must be a list of dataset names, got the string {names!r}; "
+                        f"pass [{names!r}].")
+    names = list(KNOWN_DATASETS) if names is None else list(names)
+    if any(not isinstance(n, str) for n in names):
+        raise TypeError(f"names must be dataset names (strings), got {names!r:.80}.")
     unknown = [n for n in names if n not in KNOWN_DATASETS]
     if unknown:
         raise ValueError(f"Unknown dataset(s) {unknown}; known: {list(KNOWN_DATASETS)}.")
@@ -408,12 +430,15 @@ def require_data(*names: str) -> list[DatasetCheck]:
         The checks, all passed.
 
     Raises:
-        ValueError: an unknown name.
+        ValueError: an unknown name. TypeError: a name that is not a string.
         DataCheckError: anything needed is missing, or anything present is corrupted; the message
             lists every such file, the data directory and the fix for each.
     """
     keys: list[str] = []
     for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"require_data takes dataset names as strings, got {type(name).__name__} "
+                            f"({name!r:.40}); use one of {sorted(DATASET_ALIASES)}.")
         key = DATASET_ALIASES.get(name.lower(), name)
         if key not in KNOWN_DATASETS:
             raise ValueError(f"require_data: unknown dataset {name!r}; use one of "
