@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from transfer_utils.data import mnist_usps
-from transfer_utils.data.checks import DatasetMissingError, ensure_files
+from transfer_utils.data.files import DatasetMissingError, ensure_files
 from transfer_utils.data.checksums import ChecksumError, file_md5, verify_md5
 from transfer_utils.data.digits import digit_domains, load_sklearn_digits, stratified_subset, usps_split
 from transfer_utils.data.mnist_usps import load_mnist, load_usps, usps_to_28

@@ -12,7 +12,7 @@ import pytest
 from datafixtures import MNIST_FILES, build_data_dir, have_shared
 from transfer_utils import prepare
 from transfer_utils.core import atomic
-from transfer_utils.data.checks import DatasetMissingError
+from transfer_utils.data.files import DatasetMissingError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 
+from transfer_utils.core.device import resolve_device
 from transfer_utils.core.plotting import get_ax, to_numpy
 
 __all__ = ["embed_2d", "plot_domain_embedding", "plot_embedding_before_after",
@@ -137,6 +138,8 @@ def plot_decision_boundary(
         X_src, y_src: source points (n, 2) and labels (drawn as circles).
         X_tgt, y_tgt: optional target points (drawn as crosses, coloured by true label).
         grid_size: grid points per axis.
+        device: where the grid points are made (checked by
+            :func:`~transfer_utils.core.device.resolve_device`).
     """
     pts = [to_numpy(X_src)] + ([to_numpy(X_tgt)] if X_tgt is not None else [])
     P = np.concatenate(pts)
@@ -144,7 +147,8 @@ def plot_decision_boundary(
         raise ValueError(f"plot_decision_boundary needs 2-D points of shape (n, 2), got {P.shape}.")
     lo, hi = P.min(0) - margin, P.max(0) + margin
     xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], grid_size), np.linspace(lo[1], hi[1], grid_size))
-    grid = torch.tensor(np.c_[xx.ravel(), yy.ravel()], dtype=torch.float32, device=device)
+    grid = torch.tensor(np.c_[xx.ravel(), yy.ravel()], dtype=torch.float32,
+                        device=resolve_device(device))
     was_training = getattr(predict, "training", None)
     if was_training:
         predict.eval()  # type: ignore[union-attr]

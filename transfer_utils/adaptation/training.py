@@ -31,6 +31,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from transfer_utils.adaptation.loss import AdaptationLoss
+from transfer_utils.core.device import resolve_device
 from transfer_utils.nets.training import evaluate, show_latest, to_device
 
 __all__ = ["TensorLoader", "ForeverIterator", "train_da"]
@@ -122,7 +123,7 @@ def train_da(
     *,
     optimizer: torch.optim.Optimizer,
     num_steps: int,
-    device: torch.device,
+    device: torch.device | str,
     adaptation_loss: AdaptationLoss | None = None,
     trade_off: float = 1.0,
     scheduler: Any = None,
@@ -143,7 +144,8 @@ def train_da(
         optimizer: over the parameters of ``feature_extractor``, ``classifier`` and the
             ``adaptation_loss`` (the discriminator of DANN/CDAN).
         num_steps: number of gradient steps (the loaders restart as needed).
-        device: where to compute.
+        device: where to compute (a name or a torch.device, checked by
+            :func:`~transfer_utils.core.device.resolve_device`).
         adaptation_loss: an :class:`~transfer_utils.adaptation.loss.AdaptationLoss`, called as
             ``loss(f_src, f_tgt)``, or ``loss(f_src, f_tgt, logits_src, logits_tgt)`` when its
             ``uses_logits`` is True; None trains on the source only.
@@ -176,7 +178,7 @@ def train_da(
         raise TypeError(f"adaptation_loss must be an AdaptationLoss (transfer_utils.adaptation.loss), "
                         f"got {type(adaptation_loss).__name__}; subclass AdaptationLoss and set "
                         f"uses_logits / last_domain_accuracy as it documents.")
-    device = torch.device(device)
+    device = resolve_device(device)
     if adaptation_loss is not None:
         adaptation_loss.to(device)
         missing = _trainable_not_in_optimizer(adaptation_loss, optimizer)

@@ -30,6 +30,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from transfer_utils.core.paths import as_path
+
 __all__ = ["STALE_AGE_S", "atomic_path", "temp_prefix", "remove_stale_temp", "clean_cache_once"]
 
 STALE_AGE_S = 600.0
@@ -108,7 +110,7 @@ def remove_stale_temp(
     """
     removed: list[Path] = []
     now = time.time()
-    pending = [Path(directory)]
+    pending = [as_path(directory, "directory")]
     while pending:
         folder = pending.pop()
         try:
@@ -147,6 +149,8 @@ def clean_cache_once(cache: str | os.PathLike[str] | None = None) -> list[Path]:
         from transfer_utils.core.paths import cache_dir
 
         cache = cache_dir()
+    else:
+        cache = as_path(cache, "cache")
     key = str(Path(cache).resolve())
     if key in _CLEANED:
         return []
@@ -165,13 +169,41 @@ def _cache_containing(path: Path) -> Path | None:
     return None
 
 
+def _writable_target(path: object) -> Path:
+    """``path`` as a Path whose folder exists (created when missing), or a clear error naming it.
+
+    Raises:
+        TypeError, ValueError: ``path`` is not a path (see :func:`~transfer_utils.core.paths.as_path`).
+        IsADirectoryError: ``path`` is an existing folder.
+        NotADirectoryError: a folder on the way to ``path`` is a file.
+        PermissionError: the folder cannot be created.
+    """
+    path = as_path(path, "path")
+    if path.is_dir():
+        raise IsADirectoryError(f"Cannot write {path}: it is a folder. Give the path of a file, "
+                                f"e.g. {path / 'model.pt'}.")
+    for parent in path.parents:  # the nearest existing ancestor must be a folder
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(f"Cannot write {path}: {parent} is a file, not a folder. "
+                                         f"Choose another path, or move that file away.")
+            break
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PermissionError(f"Cannot write {path}: its folder {path.parent} cannot be created "
+                              f"({err.strerror}). Choose a folder you can write to.") from err
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
 
     The temporary file lives in the same directory, so :func:`os.replace` is an atomic rename on
-    POSIX and Windows. If the block raises the temporary file is removed and ``path`` is left
-    untouched; if the process is killed, the file (``.<name>.<pid>.<random>.tmp``) is removed by
+    POSIX and Windows. Missing folders on the way are created; a ``path`` that is a folder, or
+    whose folder is a file, is refused with an error naming it. If the block raises the temporary
+    file is removed and ``path`` is left untouched; if the process is killed, the file (``.<name>.<pid>.<random>.tmp``) is removed by
     the next process that writes into the cache (:func:`clean_cache_once`).
 
     Example::
@@ -179,12 +211,15 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with atomic_path("model.pt") as tmp:
             torch.save(state, tmp)
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = _writable_target(path)
     cache = _cache_containing(path.parent)
     if cache is not None:
         clean_cache_once(cache)
-    fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise PermissionError(f"Cannot write {path}: no file can be created in {path.parent} "
+                              f"({err.strerror}). Choose a folder you can write to.") from err
     os.close(fd)
     tmp = Path(tmp_name)
     try:

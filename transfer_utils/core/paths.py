@@ -29,11 +29,63 @@ __all__ = [
     "dataset_status",
     "project_root",
     "configured_cache_dirs",
+    "as_path",
+    "existing_dir",
+    "existing_file",
 ]
 
 DATA_ENV = "TL_DATA_DIR"
 CACHE_ENV = "TL_CACHE_DIR"
 OFFLINE_ENV = "TL_OFFLINE"
+
+
+def as_path(value: object, argument: str = "path") -> Path:
+    """``value`` as a :class:`~pathlib.Path`, or a clear error naming ``argument``.
+
+    Every helper that takes a file or folder argument converts it here, so that a wrong type (a
+    number, None, an open file) or an empty string is refused with the argument's name, not with
+    pathlib's "expected str, bytes or os.PathLike object".
+
+    Raises:
+        TypeError: ``value`` is not a ``str`` or ``os.PathLike``.
+        ValueError: ``value`` is an empty string.
+    """
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{argument} must be a file path (str or pathlib.Path), got "
+                        f"{type(value).__name__} {value!r:.80}.")
+    if isinstance(value, str) and not value.strip():
+        raise ValueError(f"{argument} is an empty string; give the path of a file or folder.")
+    return Path(value)
+
+
+def existing_dir(value: object, argument: str = "directory") -> Path:
+    """``value`` as the :class:`~pathlib.Path` of an existing folder, or a clear error naming it.
+
+    Raises:
+        TypeError, ValueError: as :func:`as_path`. FileNotFoundError: nothing is there.
+        NotADirectoryError: the path is a file.
+    """
+    path = as_path(value, argument)
+    if not path.exists():
+        raise FileNotFoundError(f"{argument}={str(path)!r} does not exist; give an existing folder.")
+    if not path.is_dir():
+        raise NotADirectoryError(f"{argument}={str(path)!r} is a file, not a folder.")
+    return path
+
+
+def existing_file(value: object, argument: str = "path") -> Path:
+    """``value`` as the :class:`~pathlib.Path` of an existing file, or a clear error naming it.
+
+    Raises:
+        TypeError, ValueError: as :func:`as_path`. FileNotFoundError: nothing is there.
+        IsADirectoryError: the path is a folder.
+    """
+    path = as_path(value, argument)
+    if path.is_dir():
+        raise IsADirectoryError(f"{argument}={str(path)!r} is a folder; give the path of a file.")
+    if not path.is_file():
+        raise FileNotFoundError(f"{argument}={str(path)!r} does not exist; check the path.")
+    return path
 
 
 def project_root() -> Path | None:
@@ -233,8 +285,12 @@ KNOWN_DATASETS: dict[str, DatasetInfo] = {
 
 
 def dataset_status(root: Path | None = None) -> dict[str, bool]:
-    """Which known datasets are present in the data directory (name -> present)."""
-    root = data_dir() if root is None else Path(root)
+    """Which known datasets are present in the data directory (name -> present).
+
+    Raises:
+        FileNotFoundError, NotADirectoryError: ``root`` is given but is not an existing folder.
+    """
+    root = data_dir() if root is None else existing_dir(root, "root")
     return {
         name: any(all((root / p).exists() for p in group) for group in info.any_of)
         for name, info in KNOWN_DATASETS.items()

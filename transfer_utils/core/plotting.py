@@ -101,6 +101,9 @@ def plot_history(
         keys = [k for k in history if k.endswith("_loss")]
     elif keys == "acc":
         keys = [k for k in history if k.endswith("_acc")]
+    if not keys:
+        raise ValueError(f"history has no entries to plot for keys={keys!r} (no '*_loss' or '*_acc' "
+                         f"entries); it has {sorted(history)}. Pass keys=[...] explicitly.")
     missing = [k for k in keys if k not in history]
     if missing:
         raise KeyError(f"History has no {missing}; it has {sorted(history)}.")

@@ -2,8 +2,8 @@
 
 Modules:
 
-* :mod:`checks`: File checks shared by the dataset loaders: checksums and a clear error for missing
-  files.
+* :mod:`checks`: Is the data a notebook needs present and intact? One check before minutes are
+  spent.
 * :mod:`checksums`: Checksums of dataset files: MD5 digests, verified against the course's,
   remembered across runs.
 * :mod:`cifar`: CIFAR-10 (Krizhevsky 2009): the natural-image target task of notebooks 05 and 06.
@@ -11,6 +11,8 @@ Modules:
   introduced in notebook 05.
 * :mod:`digits`: Digits as domains of one task: MNIST (source), USPS (target) and scikit-learn's 8x8
   digits.
+* :mod:`files`: The files a dataset loader needs: present and verified, downloaded only when
+  allowed, or one clear error.
 * :mod:`mnist_usps`: The MNIST and USPS files: read through torchvision from the data directory,
   checked, transformed.
 * :mod:`moons`: Two moons with a rotated target domain: the course's 2-D toy problem for domain
@@ -20,4 +22,4 @@ Imports only from :mod:`transfer_utils.core`. Import a helper from the module th
 example ``from transfer_utils.data.checks import ...``; this package re-exports nothing.
 """
 
-__all__ = ['checks', 'checksums', 'cifar', 'cifar_archive', 'digits', 'mnist_usps', 'moons']
+__all__ = ['checks', 'checksums', 'cifar', 'cifar_archive', 'digits', 'files', 'mnist_usps', 'moons']

@@ -1,14 +1,6 @@
-"""File checks shared by the dataset loaders: checksums and a clear error for missing files.
+"""Is the data a notebook needs present and intact? One check before minutes are spent.
 
-A loader calls :func:`ensure_files` with the files a dataset needs, their MD5 checksums and a line
-that says how to get them. Present files are verified (a corrupted or truncated file fails with
-:class:`~transfer_utils.data.checksums.ChecksumError`, naming the file and what to do); missing files are downloaded only when the
-course is online (``$TL_OFFLINE`` unset) and a ``download`` callable is given, otherwise
-:class:`DatasetMissingError` names each missing file, the directory it is expected in and how to
-get it, instead of a raw download traceback. Introduced with the digits in notebook 04; the
-CIFAR-10 loader uses it too.
-
-Before any of that, :func:`require_data` (the first call of every notebook that reads a dataset)
+Before any loader runs, :func:`require_data` (the first call of every notebook that reads a dataset)
 checks in one go that the datasets a notebook needs are present and intact, and raises one
 :class:`DataCheckError` that lists every missing or corrupted file with its fix, instead of failing
 minutes later in the middle of the notebook. It and the environment report
@@ -21,20 +13,16 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from transfer_utils.core.paths import DATA_ENV, KNOWN_DATASETS, OFFLINE_ENV, data_dir, is_offline
-from transfer_utils.data.checksums import Md5Store, verify_md5
+from transfer_utils.core.paths import DATA_ENV, KNOWN_DATASETS, data_dir, existing_dir
+from transfer_utils.data.checksums import Md5Store
 
 __all__ = [
-    "DatasetMissingError",
     "DataCheckError",
     "DatasetCheck",
     "DATASET_ALIASES",
-    "missing_dataset_error",
-    "ensure_files",
     "check_datasets",
     "require_data",
 ]
@@ -49,10 +37,6 @@ DATASET_ALIASES: dict[str, str] = {
 """Short names accepted by :func:`require_data` -> keys of :data:`~transfer_utils.core.paths.KNOWN_DATASETS`."""
 
 
-class DatasetMissingError(FileNotFoundError):
-    """A dataset file is not in the data directory and cannot be downloaded (offline, or it failed)."""
-
-
 class DataCheckError(RuntimeError):
     """Datasets a notebook needs are missing or corrupted; the message lists each with its fix.
 
@@ -63,71 +47,6 @@ class DataCheckError(RuntimeError):
     def __init__(self, message: str, problems: list[DatasetCheck]) -> None:
         super().__init__(message)
         self.problems = problems
-
-
-def missing_dataset_error(
-    dataset: str, directory: str | os.PathLike[str], missing: list[str], how_to_get: str
-) -> DatasetMissingError:
-    """Build the error a loader raises when files of ``dataset`` are absent and cannot be downloaded."""
-    directory = Path(directory)
-    files = ", ".join(missing)
-    reason = (
-        f"${OFFLINE_ENV} is set, so nothing is downloaded"
-        if is_offline()
-        else "the download did not succeed"
-    )
-    return DatasetMissingError(
-        f"{dataset}: missing {files} in directory {directory} ({reason}). How to get it: "
-        f"{how_to_get}. If the files are elsewhere, point ${DATA_ENV} at the data directory that "
-        f"holds them; `python -m transfer_utils` lists which datasets are present."
-    )
-
-
-def ensure_files(
-    directory: str | os.PathLike[str],
-    files: Mapping[str, str | None],
-    *,
-    dataset: str,
-    how_to_get: str,
-    download: Callable[[], object] | None = None,
-) -> dict[str, Path]:
-    """Make sure every file of a dataset is present in ``directory`` and has the right checksum.
-
-    Args:
-        directory: where the files are expected.
-        files: file name -> expected MD5 (None skips the checksum for that file).
-        dataset: a human-readable name for messages ("MNIST", "USPS test split").
-        how_to_get: what a user should do to obtain the files.
-        download: called once when files are missing and the course is online; it must put the
-            files into ``directory``. Offline (``$TL_OFFLINE=1``) it is never called.
-
-    Returns:
-        File name -> path, for every file in ``files``.
-
-    Raises:
-        DatasetMissingError: files are missing and offline, no ``download`` is given, or the
-            download failed (the original error is chained, not printed as a raw traceback first).
-        ChecksumError: a present file fails its checksum.
-    """
-    directory = Path(directory)
-    if not files:
-        raise ValueError("ensure_files needs at least one file name.")
-    paths = {name: directory / name for name in files}
-    missing = [name for name, p in paths.items() if not p.is_file()]
-    if missing:
-        if download is None or is_offline():
-            raise missing_dataset_error(dataset, directory, missing, how_to_get)
-        try:
-            download()
-        except Exception as err:  # a network error of any kind becomes one clear message
-            raise missing_dataset_error(dataset, directory, missing, how_to_get) from err
-        still = [name for name in missing if not paths[name].is_file()]
-        if still:
-            raise missing_dataset_error(dataset, directory, still, how_to_get)
-    for name, md5 in files.items():
-        if md5 is not None:
-            verify_md5(paths[name], md5, how_to_get=how_to_get)
-    return paths
 
 
 @dataclass
@@ -239,9 +158,19 @@ def check_datasets(names: list[str] | None = None, root: str | os.PathLike[str] 
 
     Returns:
         One :class:`DatasetCheck` per name, in order. Nothing is downloaded or changed.
+
+    Raises:
+        TypeError: ``names`` is a single string (pass a list) or holds a non-string.
+        ValueError: an unknown name.
+        FileNotFoundError, NotADirectoryError: ``root`` is given but is not an existing folder.
     """
-    root = data_dir() if root is None else Path(root)
-    names = list(KNOWN_DATASETS) if names is None else names
+    root = data_dir() if root is None else existing_dir(root, "root")
+    if isinstance(names, str):
+        raise TypeError(f"names must be a list of dataset names, got the string {names!r}; "
+                        f"pass [{names!r}].")
+    names = list(KNOWN_DATASETS) if names is None else list(names)
+    if any(not isinstance(n, str) for n in names):
+        raise TypeError(f"names must be dataset names (strings), got {names!r:.80}.")
     unknown = [n for n in names if n not in KNOWN_DATASETS]
     if unknown:
         raise ValueError(f"Unknown dataset(s) {unknown}; known: {list(KNOWN_DATASETS)}.")
@@ -268,12 +197,15 @@ def require_data(*names: str) -> list[DatasetCheck]:
         The checks, all passed.
 
     Raises:
-        ValueError: an unknown name.
+        ValueError: an unknown name. TypeError: a name that is not a string.
         DataCheckError: anything needed is missing, or anything present is corrupted; the message
             lists every such file, the data directory and the fix for each.
     """
     keys: list[str] = []
     for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"require_data takes dataset names as strings, got {type(name).__name__} "
+                            f"({name!r:.40}); use one of {sorted(DATASET_ALIASES)}.")
         key = DATASET_ALIASES.get(name.lower(), name)
         if key not in KNOWN_DATASETS:
             raise ValueError(f"require_data: unknown dataset {name!r}; use one of "

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from transfer_utils.core.atomic import atomic_path
-from transfer_utils.core.paths import cache_dir
+from transfer_utils.core.paths import as_path, cache_dir, existing_file
 
 __all__ = ["ChecksumError", "Md5Store", "VERIFY_CACHE_NAME", "cached_md5", "file_md5", "verify_md5"]
 
@@ -35,7 +35,12 @@ class ChecksumError(RuntimeError):
 
 
 def file_md5(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
-    """The hexadecimal MD5 digest of the file at ``path`` (read in chunks)."""
+    """The hexadecimal MD5 digest of the file at ``path`` (read in chunks).
+
+    Raises:
+        FileNotFoundError, IsADirectoryError: ``path`` is not an existing file.
+    """
+    path = existing_file(path, "path")
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(chunk_size), b""):
@@ -55,10 +60,15 @@ def verify_md5(path: str | os.PathLike[str], md5: str, *, how_to_get: str = "") 
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
-        FileNotFoundError: no file at ``path``.
+        FileNotFoundError: no file at ``path``. IsADirectoryError: ``path`` is a folder.
+        TypeError: ``md5`` is not a string.
         ChecksumError: the checksum differs.
     """
-    path = Path(path)
+    if not isinstance(md5, str):
+        raise TypeError(f"md5 must be the expected hexadecimal digest as a str, got {type(md5).__name__}.")
+    path = as_path(path, "path")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; verify_md5 needs the path of a file.")
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist; cannot verify its checksum.")
     stat = path.stat()
@@ -141,10 +151,11 @@ def cached_md5(path: str | os.PathLike[str]) -> str:
     the resolved path, size, modification time and inode change time.
 
     Raises:
-        FileNotFoundError: no file at ``path``.
+        FileNotFoundError: no file at ``path``. IsADirectoryError: ``path`` is a folder.
     """
+    path = existing_file(path, "path")
     store = Md5Store()
     try:
-        return store.md5(Path(path))
+        return store.md5(path)
     finally:
         store.save()

@@ -152,11 +152,18 @@ def balanced_subset_indices(
         A sorted-by-class ``LongTensor`` of ``len(classes) * n_per_class`` indices.
 
     Raises:
-        ValueError: a non-positive count or a class with too few examples.
+        TypeError: targets that are not integer labels, or a seed that is not an int.
+        ValueError: empty targets, a non-positive count or a class with too few examples.
     """
-    y = torch.as_tensor(np.asarray(targets)).long().reshape(-1)
+    array = np.asarray(targets)
+    if array.dtype.kind not in "iub":
+        raise TypeError(f"targets must be integer class labels, got an array of dtype {array.dtype}; "
+                        f"map the labels to 0..K-1 first.")
+    y = torch.as_tensor(array).long().reshape(-1)
     if y.numel() == 0:
         raise ValueError("targets is empty.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__} ({seed!r}).")
     if not isinstance(n_per_class, (int, np.integer)) or n_per_class < 1:
         raise ValueError(f"n_per_class must be a positive int, got {n_per_class!r}.")
     classes = sorted(torch.unique(y).tolist()) if classes is None else list(classes)

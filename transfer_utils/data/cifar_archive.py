@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from transfer_utils.core.atomic import atomic_path, clean_cache_once, temp_prefix
-from transfer_utils.core.paths import cache_dir, data_dir
+from transfer_utils.core.paths import as_path, cache_dir, data_dir
 from transfer_utils.data.checksums import cached_md5
 
 __all__ = [
@@ -126,8 +126,9 @@ def extract_cifar10_jpg(
     Raises:
         CifarSourceError: an archive is missing, unreadable or lacks the expected layout.
     """
-    archive_dir = Path(archive_dir) if archive_dir is not None else data_dir() / ARCHIVE_DIR
-    target = Path(target) if target is not None else cache_dir() / ARCHIVE_DIR
+    archive_dir = (as_path(archive_dir, "archive_dir") if archive_dir is not None
+                   else data_dir() / ARCHIVE_DIR)
+    target = as_path(target, "target") if target is not None else cache_dir() / ARCHIVE_DIR
     archives = archive_paths(archive_dir)
     missing = [str(p) for p in archives.values() if not p.is_file()]
     if missing:

@@ -67,6 +67,17 @@ class DigitDomains(NamedTuple):
     target_test: TensorDataset
 
 
+def _check_labels(y: object, name: str) -> None:
+    """Refuse labels that are not a non-empty 1-D tensor, naming the argument."""
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"{name} must be a 1-D torch tensor of labels, got {type(y).__name__}; "
+                        f"convert it with torch.as_tensor({name}).")
+    if y.ndim != 1:
+        raise ValueError(f"labels {name} must be 1-D, got shape {tuple(y.shape)}.")
+    if y.numel() == 0:
+        raise ValueError(f"labels {name} is empty: there is nothing to draw from.")
+
+
 def stratified_subset(y: torch.Tensor, n: int | None, generator: torch.Generator) -> torch.Tensor:
     """Indices of a random subset of ``n`` labels with class proportions kept (as far as integers allow).
 
@@ -81,8 +92,7 @@ def stratified_subset(y: torch.Tensor, n: int | None, generator: torch.Generator
     Returns:
         int64 indices ``(min(n, N),)``.
     """
-    if y.ndim != 1:
-        raise ValueError(f"labels must be 1-D, got shape {tuple(y.shape)}.")
+    _check_labels(y, "y")
     if n is not None and (not isinstance(n, int) or n < 1):
         raise ValueError(f"subset size must be a positive int or None, got {n!r}.")
     perm = torch.randperm(len(y), generator=generator)
@@ -102,6 +112,7 @@ def usps_split(y: torch.Tensor, seed: int = USPS_SPLIT_SEED) -> tuple[torch.Tens
     ``floor(n_c / 2)`` form the adaptation part; the others form the evaluation part. Both are
     returned sorted.
     """
+    _check_labels(y, "y")
     g = torch.Generator().manual_seed(seed)
     adapt, evaluate = [], []
     for c in torch.unique(y):
@@ -134,6 +145,8 @@ def digit_domains(n_source: int | None = None, n_target: int | None = None, seed
     for name, n in (("n_source", n_source), ("n_target", n_target)):
         if n is not None and (not isinstance(n, int) or n < 1):
             raise ValueError(f"{name} must be a positive int or None, got {n!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}.")
     parts = []
     for k, train in enumerate((True, False)):
         data, y = mnist_raw(train)

@@ -31,7 +31,7 @@ from torchvision.datasets import MNIST, USPS
 
 from transfer_utils.core.atomic import atomic_path
 from transfer_utils.core.paths import KNOWN_DATASETS, cache_dir, data_dir
-from transfer_utils.data.checks import ensure_files
+from transfer_utils.data.files import ensure_files
 from transfer_utils.data.checksums import verify_md5
 
 __all__ = [

@@ -34,8 +34,13 @@ class MoonsDomains(NamedTuple):
 
 def rotate(X: torch.Tensor, degrees: float, centre: tuple[float, float] = CENTRE) -> torch.Tensor:
     """Rotate 2-D points ``X`` (shape (n, 2)) by ``degrees`` counter-clockwise about ``centre``."""
+    if not isinstance(X, torch.Tensor):
+        raise TypeError(f"rotate expects X as a torch tensor of shape (n, 2), got {type(X).__name__}; "
+                        f"convert it with torch.as_tensor(X).")
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"rotate expects points of shape (n, 2), got {tuple(X.shape)}.")
+    if not math.isfinite(degrees):
+        raise ValueError(f"rotate: degrees must be a finite angle, got {degrees}.")
     t = math.radians(degrees)
     R = torch.tensor([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]], dtype=X.dtype)
     c = torch.tensor(centre, dtype=X.dtype)
@@ -62,8 +67,13 @@ def make_moons_domains(
     """
     if not isinstance(n_per_domain, int) or n_per_domain < 2:
         raise ValueError(f"n_per_domain must be an int >= 2, got {n_per_domain!r}.")
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise}.")
+    if not (math.isfinite(noise) and noise >= 0):
+        raise ValueError(f"noise must be a finite number >= 0, got {noise}.")
+    if not math.isfinite(rotation_deg):
+        raise ValueError(f"rotation_deg must be a finite angle in degrees, got {rotation_deg}.")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}; "
+                        f"e.g. generator=torch.Generator().manual_seed(0).")
     if generator is None:
         seeds = torch.randint(0, 2**31 - 1, (2,))
     else:

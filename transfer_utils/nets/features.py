@@ -13,11 +13,13 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from transfer_utils.core.atomic import atomic_path
+from transfer_utils.core.device import resolve_device
 from transfer_utils.core.paths import cache_dir
 
 __all__ = ["extract_features", "feature_cache_path"]
@@ -27,6 +29,9 @@ Features = torch.Tensor | dict[str, torch.Tensor]
 
 def feature_cache_path(key: str):
     """The cache file for ``key`` (letters, digits, ``._-`` only) in ``cache_dir()/features``."""
+    if not isinstance(key, str):
+        raise TypeError(f"cache_key must be a string of letters, digits and ._- ; got "
+                        f"{type(key).__name__} {key!r:.40}.")
     if not key or not re.fullmatch(r"[A-Za-z0-9._-]+", key):
         raise ValueError(f"cache_key must be a non-empty string of letters, digits and ._- ; got {key!r}.")
     return cache_dir() / "features" / f"{key}.pt"
@@ -73,7 +78,8 @@ def extract_features(
             or a loader (any iterable) of batches ``x`` or ``(x, y, ...)``. Batches are moved to
             ``device``.
         batch_size: images per forward pass (for a tensor ``X``).
-        device: where the model runs (the model must already be there).
+        device: where the model runs (the model must already be there); a name or a
+            torch.device, checked by :func:`~transfer_utils.core.device.resolve_device`.
         progress: show a tqdm bar.
         cache_key: (tensor ``X`` only) when given, load the result from
             ``cache_dir()/features/<key>.pt`` if present (and of the right length), else compute
@@ -89,9 +95,14 @@ def extract_features(
         ValueError: empty input, a bad batch size or cache key, a cache key with a loader, or a
             model output that is not ``(B, D)``.
     """
+    device = resolve_device(device)
+    if not callable(model):
+        raise TypeError(f"model must be a network or a function of a batch, got {type(model).__name__}.")
+    if isinstance(X, np.ndarray):
+        raise TypeError("X is a NumPy array; pass a torch tensor (torch.as_tensor(X)) or a loader of "
+                        "batches.")
     if isinstance(model, nn.Module):
         model.eval()
-    device = torch.device(device)
     if not isinstance(X, torch.Tensor):
         if cache_key is not None:
             raise ValueError("cache_key needs a tensor X; pass the inputs as a tensor to cache them.")

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from transfer_utils.core.device import resolve_device
 from transfer_utils.nets.training import History, fit
 
 __all__ = ["SmallCNN", "train_scratch"]
@@ -72,20 +73,31 @@ def train_scratch(
         steps, min_epochs: the budget :math:`T` above.
         lr: the peak rate :math:`\\eta`.
         batch_size: :math:`B` (capped at ``n``).
-        device: where to train.
+        device: where to train (checked by :func:`~transfer_utils.core.device.resolve_device`).
 
     Returns:
         ``(model, history)``: the trained network on ``device`` and :func:`~transfer_utils.nets.training.fit`'s
         history.
 
     Raises:
+        TypeError: ``make_model`` not callable, ``X``/``y`` not tensors, or a seed that is not an int.
         ValueError: empty or mismatched data, or a non-positive budget, rate or batch size.
+        DeviceUnavailableError: ``device`` does not exist on this machine.
     """
+    if not callable(make_model):
+        raise TypeError(f"make_model must be a callable that builds the network (e.g. SmallCNN), got "
+                        f"{type(make_model).__name__}.")
+    if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
+        raise TypeError(f"X and y must be torch tensors, got {type(X).__name__} and {type(y).__name__}; "
+                        f"convert them with torch.as_tensor.")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__} ({seed!r}).")
     if X.shape[0] == 0 or X.shape[0] != y.shape[0]:
         raise ValueError(f"Need X (N, ...) and y (N,) with N > 0; got {tuple(X.shape)} and {tuple(y.shape)}.")
     if min(steps, min_epochs, batch_size) < 1 or not lr > 0 or lr == float("inf"):
         raise ValueError(f"Need positive steps, min_epochs, batch_size and lr; got {steps}, {min_epochs}, "
                          f"{batch_size}, {lr}.")
+    device = resolve_device(device)
     torch.manual_seed(seed)
     model = make_model().to(device)
     loader = DataLoader(TensorDataset(X, y), batch_size=min(batch_size, len(y)), shuffle=True,

@@ -26,6 +26,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from transfer_utils.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from transfer_utils.core.device import resolve_device
 from transfer_utils.core.paths import cache_dir
 from transfer_utils.core.seed import seed_everything
 from transfer_utils.nets.training import evaluate, fit
@@ -146,15 +147,14 @@ def get_digit_source_model(device: torch.device | str | None = None, progress: b
 
     Args:
         device: where the returned model lives (training, when needed, happens there too);
-            None means :func:`transfer_utils.core.device.get_device`.
+            None means :func:`transfer_utils.core.device.get_device`. Checked by
+            :func:`~transfer_utils.core.device.resolve_device` before anything is loaded or trained.
         progress: show a tqdm bar while training.
 
     Returns:
         The model in evaluation mode.
     """
-    from transfer_utils.core.device import get_device
-
-    device = get_device() if device is None else torch.device(device)
+    device = resolve_device(device)
     path = digit_source_model_path()
     model = DigitCNN()
     if path.is_file():

@@ -19,7 +19,10 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 from tqdm.auto import tqdm
+
+from transfer_utils.core.device import resolve_device
 
 __all__ = ["History", "to_device", "fit", "evaluate", "autocast_dtype", "adam_minimize", "show_latest"]
 
@@ -27,26 +30,32 @@ History = dict[str, list[float]]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def to_device(batch: Any, device: torch.device, non_blocking: bool | None = None) -> Any:
+def to_device(batch: Any, device: torch.device | str, non_blocking: bool | None = None) -> Any:
     """Move a batch (a tensor, or a tuple, list or dict of them) to ``device``.
 
-    ``non_blocking`` defaults to True on CUDA, where a pinned host tensor then copies
-    asynchronously while the GPU keeps working.
+    ``device`` is checked by :func:`~transfer_utils.core.device.resolve_device` (an unknown or
+    absent device is a clear error). ``non_blocking`` defaults to True on CUDA, where a pinned host
+    tensor then copies asynchronously while the GPU keeps working.
     """
+    return _move(batch, resolve_device(device), non_blocking)
+
+
+def _move(batch: Any, device: torch.device, non_blocking: bool | None = None) -> Any:
+    """:func:`to_device` for a device already resolved (the training loop, once per batch)."""
     if non_blocking is None:
-        non_blocking = torch.device(device).type == "cuda"
+        non_blocking = device.type == "cuda"
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=non_blocking)
     if isinstance(batch, (list, tuple)):
-        return type(batch)(to_device(b, device, non_blocking) for b in batch)
+        return type(batch)(_move(b, device, non_blocking) for b in batch)
     if isinstance(batch, dict):
-        return {k: to_device(v, device, non_blocking) for k, v in batch.items()}
+        return {k: _move(v, device, non_blocking) for k, v in batch.items()}
     return batch
 
 
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
+def autocast_dtype(device: torch.device | str) -> torch.dtype | None:
     """The mixed-precision dtype used on ``device``: bfloat16 or float16 on CUDA, None elsewhere."""
-    if torch.device(device).type != "cuda":
+    if resolve_device(device).type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
@@ -68,12 +77,31 @@ def _correct(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
 
 
 def _check_loader(loader: Iterable[Any], name: str) -> None:
+    if isinstance(loader, Dataset):
+        raise TypeError(f"{name} is a {type(loader).__name__} (a dataset, which yields single "
+                        f"examples); pass a loader of batches instead, e.g. DataLoader(dataset, "
+                        f"batch_size=64).")
     try:
         n = len(loader)  # type: ignore[arg-type]
     except TypeError:
         return
     if n == 0:
         raise ValueError(f"{name} is empty (0 batches). Check the dataset size and batch_size/drop_last.")
+
+
+def _check_parts(model: object, loss_fn: object, optimizer: object, *, training: bool) -> None:
+    """Refuse a model, loss or optimizer of the wrong kind before the first batch, naming it.
+
+    Training needs all three; an evaluation needs the model, and the loss only when one is given.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    if (training or loss_fn is not None) and not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable as loss_fn(output, y), got {type(loss_fn).__name__}; "
+                        f"e.g. nn.CrossEntropyLoss().")
+    if (training or optimizer is not None) and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}; "
+                        f"e.g. torch.optim.Adam(model.parameters(), lr=1e-3).")
 
 
 def show_latest(bar: Any, history: History, *, digits: int = 4) -> None:
@@ -110,7 +138,7 @@ def _run_epoch(
     grad_ctx = nullcontext() if training else torch.no_grad()
     with grad_ctx:
         for batch in loader:
-            X, y = _split(to_device(batch, device))
+            X, y = _split(_move(batch, device))
             with autocast:
                 output = model(X)
                 loss = loss_fn(output, y)
@@ -161,7 +189,7 @@ def fit(
     loss_fn: LossFn,
     optimizer: torch.optim.Optimizer,
     num_epochs: int,
-    device: torch.device,
+    device: torch.device | str,
     val_loader: Iterable[Any] | None = None,
     scheduler: Any = None,
     step_scheduler_per_batch: bool = False,
@@ -178,7 +206,8 @@ def fit(
         loss_fn: ``loss_fn(output, y) -> scalar``, e.g. ``nn.CrossEntropyLoss()``.
         optimizer: over the parameters to train.
         num_epochs: a positive number of passes over ``train_loader``.
-        device: where to compute; batches are moved there.
+        device: where to compute (a name or a torch.device, checked by
+            :func:`~transfer_utils.core.device.resolve_device`); batches are moved there.
         val_loader: evaluated after every epoch when given.
         scheduler: an LR scheduler, stepped after every epoch (or every batch with
             ``step_scheduler_per_batch=True``, for warm-up).
@@ -196,7 +225,8 @@ def fit(
     """
     if not isinstance(num_epochs, int) or num_epochs < 1:
         raise ValueError(f"num_epochs must be a positive int, got {num_epochs!r}.")
-    device = torch.device(device)
+    device = resolve_device(device)
+    _check_parts(model, loss_fn, optimizer, training=True)
     _check_loader(train_loader, "train_loader")
     if val_loader is not None:
         _check_loader(val_loader, "val_loader")
@@ -240,15 +270,17 @@ def evaluate(
     model: nn.Module,
     loader: Iterable[Any],
     *,
-    device: torch.device,
+    device: torch.device | str,
     loss_fn: LossFn | None = None,
     amp: bool | None = None,
 ) -> dict[str, float]:
     """Mean loss (with ``loss_fn``) and accuracy (for class labels) of ``model`` over ``loader``.
 
-    The model is put in evaluation mode and no gradients are recorded.
+    The model is put in evaluation mode and no gradients are recorded. ``device`` is checked by
+    :func:`~transfer_utils.core.device.resolve_device`.
     """
-    device = torch.device(device)
+    device = resolve_device(device)
+    _check_parts(model, loss_fn, None, training=False)
     _check_loader(loader, "loader")
     use_amp = (device.type == "cuda") if amp is None else amp
     amp_dtype = autocast_dtype(device) if use_amp else None
