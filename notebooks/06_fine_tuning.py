@@ -29,9 +29,11 @@
 # **In one line:** fine-tuning moves pretrained weights toward the target; it wins once labels suffice.
 #
 # **Learning objectives**
-# 1. Implement full fine-tuning, partial freezing, linear probe then fine-tune (LP-FT) and scratch.
+# 1. Implement full fine-tuning, partial freezing, linear probe then fine-tune (LP-FT, written in view
+#    as its two stages) and scratch.
 # 2. Use discriminative learning rates, a linear warm-up and frozen batch-norm statistics.
-# 3. Derive the L2-SP penalty and its gradient, and check it against autograd.
+# 3. Write the L2-SP penalty and its decoupled (AdamW-style) step, derive the gradient, and check
+#    them against autograd and the package's versions.
 # 4. Read learning curves and label-efficiency curves of fine-tuning against the frozen probe.
 #
 # **Prerequisites:** notebook 05 (linear probe, label efficiency), notebook 02 (learning rates).
@@ -59,11 +61,11 @@ from transfer_utils.data.cifar import balanced_subset_indices, cifar10_tensors
 from transfer_utils.data.digits import digit_domains
 from transfer_utils.core.device import device_report, get_device
 from transfer_utils.nets.features import extract_features
+from transfer_utils.transfer import finetune as tu_finetune  # the package's L2-SP, next to the one built here
 from transfer_utils.transfer.finetune import (
     L2SPLoss,
     TransferModel,
     count_parameters,
-    decoupled_l2sp,
     discriminative_param_groups,
     freeze_batchnorm,
     set_trainable,
@@ -102,26 +104,40 @@ print(device_report(device)); print(profile)
 # $$\Omega(w) = \frac{\alpha}{2}\lVert w_S - w_S^0\rVert_2^2 + \frac{\beta}{2}\lVert w_{\bar S}\rVert_2^2,\qquad
 #   \nabla_{w_S}\Omega = \alpha (w_S - w_S^0),\quad \nabla_{w_{\bar S}}\Omega = \beta\, w_{\bar S}.$$
 #
-# With plain SGD, a gradient step on $\Omega$ alone contracts $w_S - w_S^0$ by the factor
-# $1 - \eta\alpha$, exactly as weight decay contracts $w$ (exercise 2). We check the gradient formula
-# against autograd on the MNIST source network, after moving its weights away from the start.
+# The gradient follows term by term: $\lVert w_S - w_S^0\rVert_2^2 = \sum_j (w_j - w_j^0)^2$ has
+# partial derivatives $2(w_j - w_j^0)$, so $\frac{\alpha}{2}$ times it has $\alpha(w_j - w_j^0)$; the anchor
+# $w_S^0$ is a constant (a copy taken before training), so no gradient flows into it. Likewise
+# $\nabla \frac{\beta}{2}\lVert w_{\bar S}\rVert_2^2 = \beta\, w_{\bar S}$: on the head, L2-SP is plain weight decay.
+# With plain SGD, a gradient step on $\Omega$ alone therefore contracts $w_S - w_S^0$ by the factor
+# $1 - \eta\alpha$, exactly as weight decay contracts $w$ (exercise 2).
+#
+# The penalty in code is one line per term. We anchor it at the MNIST source network's weights, move
+# the weights away from the start, check its value against the package's `L2SPLoss.penalty` on the
+# same model, and both gradients against the formula above with autograd.
 
 # %%
+def l2sp_penalty(pretrained, anchors, new, alpha, beta):
+    """Omega(w) = alpha/2 ||w_S - w_S^0||^2 + beta/2 ||w_new||^2, each norm summed over its tensors."""
+    pull = sum((w - w0).pow(2).sum() for w, w0 in zip(pretrained, anchors))
+    decay = sum(w.pow(2).sum() for w in new)
+    return alpha / 2 * pull + beta / 2 * decay
+
+
 source_model = get_digit_source_model(device)
 check_model = copy.deepcopy(source_model)
-l2sp_check = L2SPLoss(nn.CrossEntropyLoss(), check_model.features.parameters(),
-                      check_model.classifier.parameters(), alpha=0.3, beta=0.05)
+check_body, check_head = list(check_model.features.parameters()), list(check_model.classifier.parameters())
+anchors = [w.detach().clone() for w in check_body]  # w_S^0: the source weights
+l2sp_check = L2SPLoss(nn.CrossEntropyLoss(), check_body, check_head, alpha=0.3, beta=0.05)  # the package's
 with torch.no_grad():
     for p in check_model.parameters():
         p.add_(0.01 * torch.randn(p.shape, generator=generator).to(p.device))
-penalty = l2sp_check.penalty()
-grads = torch.autograd.grad(penalty, [*l2sp_check.pretrained, *l2sp_check.new])
-expected = [0.3 * (p - p0) for p, p0 in zip(l2sp_check.pretrained, l2sp_check.anchors)]
-expected += [0.05 * p for p in l2sp_check.new]
-for g, e in zip(grads, expected):
-    torch.testing.assert_close(g, e.detach())
-print(f"L2-SP penalty {penalty.item():.4f}; gradient equals alpha (w - w0) and beta w on all "
-      f"{len(grads)} tensors")
+penalty = l2sp_penalty(check_body, anchors, check_head, alpha=0.3, beta=0.05)
+torch.testing.assert_close(penalty, l2sp_check.penalty())
+expected = [0.3 * (w - w0).detach() for w, w0 in zip(check_body, anchors)] + [0.05 * w.detach() for w in check_head]
+for omega in [penalty, l2sp_check.penalty()]:  # ours, then the package's
+    torch.testing.assert_close(list(torch.autograd.grad(omega, [*check_body, *check_head])), expected)
+print(f"L2-SP penalty {penalty.item():.4f} (the package's {l2sp_check.penalty().item():.4f}); gradient equals "
+      f"alpha (w - w0) and beta w on all {len(expected)} tensors")
 
 # %% [markdown]
 # With Adam, a penalty in the loss is no longer a contraction. Adam divides each coordinate's
@@ -129,12 +145,30 @@ print(f"L2-SP penalty {penalty.item():.4f}; gradient equals alpha (w - w0) and b
 # update is $\eta\, g / (|g| + \epsilon) \approx \eta \operatorname{sign}(g)$, so every weight moves
 # by $\eta$ toward $w^0$ whether it is far from it or already close. Loshchilov and Hutter (2019)
 # showed the same for weight decay and gave the cure, AdamW: apply the contraction outside the
-# gradient, $w_S \leftarrow w_S^0 + (1 - \eta\alpha)(w_S - w_S^0)$ before each step
-# (`decoupled_l2sp`). We take one Adam step on $\Omega$ alone each way, from the moved weights above,
-# and check both closed forms (in float64, so that rounding cannot blur them). Everything below that
-# trains with Adam or AdamW uses the decoupled form.
+# gradient, $w_S \leftarrow w_S - \eta\alpha(w_S - w_S^0) = w_S^0 + (1 - \eta\alpha)(w_S - w_S^0)$ before
+# each step. In code, `decoupled_l2sp` registers that contraction as a hook that the optimizer runs
+# before every `step()`, with the rate $\eta_g$ of each parameter's group (so warm-up and
+# discriminative rates scale the pull too); the optimizer then applies its own update for the task
+# gradient, computed before the contraction. We take one Adam step on $\Omega$ alone each way, from
+# the moved weights above, and check both closed forms (in float64, so that rounding cannot blur
+# them). Everything below that trains with Adam or AdamW uses the decoupled form.
 
 # %%
+def decoupled_l2sp(optimizer, pretrained, alpha, new=(), beta=0.0):
+    """Before every optimizer.step(): w <- w - eta_g alpha (w - w0) on `pretrained` (w0: copied now),
+    w <- w - eta_g beta w on `new`, eta_g the rate of the parameter's group; returns the hook's handle."""
+    group_of = {id(p): g for g in optimizer.param_groups for p in g["params"]}
+    pulls = [(w, w.detach().clone(), alpha) for w in pretrained if w.requires_grad]
+    pulls += [(w, torch.zeros_like(w), beta) for w in new if w.requires_grad]  # anchored at 0: weight decay
+
+    @torch.no_grad()
+    def contract(opt, args, kwargs):
+        for w, w0, strength in pulls:
+            w.sub_(group_of[id(w)]["lr"] * strength * (w - w0))
+
+    return optimizer.register_step_pre_hook(contract)
+
+
 eta, alpha = 1e-3, 0.3
 steps_taken = {}
 for form in ["penalty in the loss", "decoupled"]:
@@ -143,11 +177,11 @@ for form in ["penalty in the loss", "decoupled"]:
     if form == "decoupled":
         decoupled_l2sp(opt, m.features.parameters(), alpha)
     else:
-        l2sp = L2SPLoss(nn.CrossEntropyLoss(), m.features.parameters(), alpha=alpha, beta=0.0)
+        anchors64 = [w0.detach().clone() for w0 in m.features.parameters()]
     m.load_state_dict(check_model.state_dict())  # the moved weights w, copied in place
     opt.zero_grad()
     if form == "penalty in the loss":
-        l2sp.penalty().backward()
+        l2sp_penalty(m.features.parameters(), anchors64, [], alpha, beta=0.0).backward()
     opt.step()
     steps_taken[form] = [(p.detach() - w.detach().double(), w.detach().double() - w0.detach().double())
                          for p, w, w0 in zip(m.features.parameters(), check_model.features.parameters(),
@@ -160,6 +194,39 @@ for (step, dist) in steps_taken["penalty in the loss"]:  # Adam: about -eta sign
 ratio = torch.cat([(step / dist).flatten() for step, dist in steps_taken["penalty in the loss"]])
 print(f"decoupled: every weight moves by eta * alpha = {eta * alpha:.1e} times its distance to w0; "
       f"penalty in Adam's loss: by {ratio.abs().min():.1e} to {ratio.abs().max():.1e} times it")
+
+# %% [markdown]
+# The package's `decoupled_l2sp` (used at scale below) must do the same as the one above. We train two
+# copies of the source network from the moved weights for a few Adam steps on a task loss, with both
+# pulls on (toward the source on the body, toward 0 on the head) and a different rate for each
+# group, one copy with each version, on the same input; the weights must agree.
+
+# %%
+def decoupled_adam_steps(pull, steps):
+    """The weights after `steps` Adam steps on a fixed batch, with `pull` (a decoupled_l2sp) registered."""
+    m = copy.deepcopy(source_model).double()  # anchors w0 = the source weights
+    opt = torch.optim.Adam(discriminative_param_groups([m.features, m.classifier], lr=1e-2, decay=0.5))
+    pull(opt, m.features.parameters(), alpha=0.3, new=m.classifier.parameters(), beta=0.05)
+    m.load_state_dict(check_model.state_dict())  # the moved weights, copied in place
+    local = torch.Generator().manual_seed(0)  # a batch that draws nothing from the global generator
+    x = torch.rand(16, 1, 28, 28, generator=local, dtype=torch.float64).to(device)
+    y = torch.arange(16, device=device) % 10
+    for _ in range(steps):
+        opt.zero_grad()
+        nn.functional.cross_entropy(m(x), y).backward()
+        opt.step()
+    return [w.detach() for w in m.parameters()]
+
+
+n_adam = 3
+torch.testing.assert_close(decoupled_adam_steps(decoupled_l2sp, n_adam),
+                           decoupled_adam_steps(tu_finetune.decoupled_l2sp, n_adam))
+no_pull = decoupled_adam_steps(lambda *args, **kwargs: None, n_adam)  # Adam alone: the check must see the pull
+pull_size = max((a - b).abs().max().item()
+                for a, b in zip(no_pull, decoupled_adam_steps(decoupled_l2sp, n_adam)))
+assert pull_size > 1e-5, pull_size  # far above the float64 tolerance of the comparison above
+print(f"decoupled L2-SP: ours and the package's agree after {n_adam} Adam steps; without the pull the "
+      f"weights differ by up to {pull_size:.1e}")
 
 # %% [markdown]
 # The warm-up schedule, with discriminative rates for four blocks ($\gamma = 0.5$): every group follows
@@ -182,10 +249,30 @@ plt.show()
 torch.testing.assert_close(lrs[:, 0], lrs[:, 3] * 0.125)  # gamma^3 below the head at every step
 
 # %% [markdown]
+# **LP-FT** (Kumar et al. 2022) is a recipe in two stages. Stage 1, LP: with the body frozen, only a new
+# linear head is fitted, on the body's features $z = \phi_{w_S^0}(x)$: the convex linear probe of
+# notebook 05. Stage 2, FT: every layer is unfrozen and trained, starting from that head. A random
+# head would send large, arbitrary gradients into the body at the first steps and distort the
+# features before the head is sensible; the probe's head starts fine-tuning at the probe's
+# predictions, where the gradients into the body are small. The package has no single function for
+# it; it is a few lines built from `fit_linear_probe` (notebook 05), `set_trainable` and a fine-tuning
+# function for stage 2, and every strategy below that starts from the probe goes through it.
+
+# %%
+def lp_ft(body, Z, y, num_classes, fine_tune, weight_decay=0.1):
+    """LP-FT: stage 1 fits a linear probe on the frozen body's features Z = body(X); stage 2 calls
+    fine_tune(body, head) on a trainable copy of the body with the probe as its head.
+    Returns (what fine_tune returns, the probe)."""
+    probe = fit_linear_probe(Z, y, num_classes, weight_decay=weight_decay)  # stage 1 (LP): the head alone
+    body = set_trainable(copy.deepcopy(body), True)  # stage 2 (FT): every layer trains ...
+    return fine_tune(body, probe.as_linear()), probe  # ... starting from the probe's head
+
+# %% [markdown]
 # ## 2. Strategies on digits: MNIST network, USPS target
 #
 # The source network of notebook 04 (trained on MNIST only) is fine-tuned on $k$ labelled USPS images
-# per class. Five strategies share one training function:
+# per class. The strategies share one training function, `train_digits`; those that start the head
+# from the probe get it from `lp_ft`'s stage 1 and are trained by `train_digits` as its stage 2:
 #
 # | strategy | body | head start | extras |
 # |---|---|---|---|
@@ -205,23 +292,20 @@ Zu_te = extract_features(source_model.features, Xu_te, device=device, progress=F
 test_loader = DataLoader(TensorDataset(Xu_te, yu_te), batch_size=1024)
 
 
-def fine_tune_digits(strategy, idx, seed, probe=None, steps=100, lr=1e-3, val_loader=None):
-    """Train one strategy on the USPS images `idx`; return (model, history)."""
-    torch.manual_seed(seed)
+def train_digits(model, strategy, idx, seed, steps=100, lr=1e-3, val_loader=None):
+    """The training stage of every strategy: `model` (body `model.backbone`, head `model.head`) on the
+    USPS images `idx`; return (model, history)."""
+    model = model.to(device)
     if strategy == "scratch":
-        model = DigitCNN().to(device)
         groups = [{"params": list(model.parameters()), "lr": 2e-3}]
     else:
-        model = copy.deepcopy(source_model)
-        model.classifier = probe.as_linear() if strategy != "full fine-tuning" else nn.Linear(128, 10)
-        model = model.to(device)
-        f = model.features  # Standardize, conv, BN, pool, ReLU, conv, BN, pool, ReLU, flatten, linear, ReLU
+        f = model.backbone  # Standardize, conv, BN, pool, ReLU, conv, BN, pool, ReLU, flatten, linear, ReLU
         if strategy == "partial freezing":
             set_trainable(f, False)
             set_trainable(f[10], True)
         if strategy == "LP-FT + frozen BN":
             freeze_batchnorm(model)
-        groups = discriminative_param_groups([f[1:3], f[5:7], f[10], model.classifier], lr, decay=0.5)
+        groups = discriminative_param_groups([f[1:3], f[5:7], f[10], model.head], lr, decay=0.5)
     optimizer = torch.optim.Adam(groups)
     loader = DataLoader(TensorDataset(Xu_tr[idx], yu_tr[idx]), batch_size=min(64, len(idx)), shuffle=True,
                         generator=torch.Generator().manual_seed(seed))
@@ -230,28 +314,60 @@ def fine_tune_digits(strategy, idx, seed, probe=None, steps=100, lr=1e-3, val_lo
     scheduler = warmup_cosine(optimizer, max(1, total // 10), total)
     loss_fn = nn.CrossEntropyLoss()
     if strategy == "LP-FT + L2-SP":  # decoupled, as AdamW: Adam would rescale a penalty in the loss
-        decoupled_l2sp(optimizer, model.features.parameters(), alpha=5.0)
+        tu_finetune.decoupled_l2sp(optimizer, model.backbone.parameters(), alpha=5.0)
     history = fit(model, loader, loss_fn=loss_fn, optimizer=optimizer, num_epochs=num_epochs, device=device,
                   scheduler=scheduler, step_scheduler_per_batch=True, val_loader=val_loader, progress=False)
     return model, history
+
+
+def fine_tune_digits(strategy, idx, seed, **train_kwargs):
+    """One strategy on the USPS images `idx`: (model, history, probe); the probe is None without stage LP."""
+    torch.manual_seed(seed)
+
+    def train(body, head):
+        return train_digits(TransferModel(body, 128, 10, head=head), strategy, idx, seed, **train_kwargs)
+
+    if strategy == "scratch":  # random body and head
+        fresh = DigitCNN()
+        return (*train(fresh.features, fresh.classifier), None)
+    if strategy == "full fine-tuning":  # pretrained body, random head
+        return (*train(copy.deepcopy(source_model.features), nn.Linear(128, 10)), None)
+    (model, history), probe = lp_ft(source_model.features, Zu_tr[idx], yu_tr[idx], 10, train)  # the probe's head
+    return model, history, probe
 
 
 def accuracy(model):
     return evaluate(model, test_loader, device=device)["accuracy"]
 
 # %% [markdown]
-# First the learning curves of one run per strategy with 50 labels per class (test accuracy after
-# every epoch), and the number of trainable parameters of each.
+# Before training, a check of stage 1: with 50 labels per class, the network that `lp_ft` hands to
+# stage 2 (the source body with the probe as its head, before any fine-tuning step) must compute the
+# same logits on the USPS test images as the linear probe of notebook 05 on their features.
 
 # %%
 k_many = 50
-strategies = ["full fine-tuning", "partial freezing", "LP-FT", "LP-FT + L2-SP", "LP-FT + frozen BN", "scratch"]
 idx = balanced_subset_indices(yu_tr, k_many, profile.seeds[0])
 probe = fit_linear_probe(Zu_tr[idx], yu_tr[idx], 10, weight_decay=0.1)
 probe_acc_many = (probe(Zu_te).argmax(1) == yu_te).float().mean().item()
+with torch.random.fork_rng(devices=[]):  # draws nothing from the global generator that the runs below use
+    stage_one, lp_probe = lp_ft(source_model.features, Zu_tr[idx], yu_tr[idx], 10,
+                                fine_tune=lambda body, head: TransferModel(body, 128, 10, head=head).to(device).eval())
+stage_one_logits = extract_features(stage_one, Xu_te, device=device, progress=False)  # batched as Zu_te was
+torch.testing.assert_close(lp_probe.linear.weight, probe.linear.weight, rtol=0, atol=0)  # the same convex fit
+torch.testing.assert_close(stage_one_logits, probe(Zu_te).cpu())
+stage_one_acc = (stage_one_logits.argmax(1) == yu_te).float().mean().item()
+print(f"LP-FT before stage 2: test accuracy {stage_one_acc:.3f}, the probe's {probe_acc_many:.3f}; largest logit "
+      f"difference {(stage_one_logits - probe(Zu_te).cpu()).abs().max():.1e}")
+
+# %% [markdown]
+# Now the learning curves of one run per strategy with 50 labels per class (test accuracy after
+# every epoch), and the number of trainable parameters of each.
+
+# %%
+strategies = ["full fine-tuning", "partial freezing", "LP-FT", "LP-FT + L2-SP", "LP-FT + frozen BN", "scratch"]
 curves, finals = {}, {"linear probe": probe_acc_many}
 for strategy in tqdm(strategies, desc="strategies"):
-    model, history = fine_tune_digits(strategy, idx, profile.seeds[0], probe, val_loader=test_loader)
+    model, history, _ = fine_tune_digits(strategy, idx, profile.seeds[0], val_loader=test_loader)
     curves[strategy] = [100 * a for a in history["val_acc"]]
     finals[strategy] = history["val_acc"][-1]
     print(f"{strategy:18s} trainable parameters {count_parameters(model):6d}  final accuracy {finals[strategy]:.3f}")
@@ -278,9 +394,9 @@ runs = {}
 for k in tqdm(budgets, desc="label budgets"):
     for seed in profile.seeds:
         idx = balanced_subset_indices(yu_tr, k, seed)
-        probe = fit_linear_probe(Zu_tr[idx], yu_tr[idx], 10, weight_decay=0.1)
+        model, _, probe = fine_tune_digits("LP-FT", idx, seed)  # the probe: LP-FT's stage 1
         runs["linear probe", k, seed] = (probe(Zu_te).argmax(1) == yu_te).float().mean().item()
-        runs["LP-FT", k, seed] = accuracy(fine_tune_digits("LP-FT", idx, seed, probe)[0])
+        runs["LP-FT", k, seed] = accuracy(model)
         runs["scratch", k, seed] = accuracy(fine_tune_digits("scratch", idx, seed)[0])
 methods = ["linear probe", "LP-FT", "scratch"]
 fig, ax = plt.subplots()
@@ -331,10 +447,11 @@ X_te, y_te = cifar_test.tensors
 print(f"train {tuple(X_tr.shape)}, test {tuple(X_te.shape)}, {image_size} px, {num_epochs} epochs")
 
 # %% [markdown]
-# Step 1 (LP): a linear probe on the frozen features; step 2 (FT): every layer trains, the head
-# starting from the probe, with discriminative rates over the backbone's stages, warm-up, and
-# decoupled L2-SP toward the ImageNet weights, AdamW as the optimizer. In the quick profile (batches
-# of 32) the pretrained network's batch-norm statistics are frozen.
+# The recipe is `lp_ft` again. Stage 1 (LP): a linear probe on the frozen features; stage 2 (FT),
+# `fine_tune_natural`: every layer trains, the head starting from the probe, with discriminative
+# rates over the backbone's stages, warm-up, and decoupled L2-SP toward the ImageNet weights (the
+# package's `decoupled_l2sp`), AdamW as the optimizer. In the quick profile (batches of 32) the
+# pretrained network's batch-norm statistics are frozen.
 #
 # The baseline must be fair. The same EfficientNet, randomly initialised and trained for the same
 # three epochs, stays at chance: that measures only that 3.4 million parameters cannot be learned
@@ -346,13 +463,11 @@ print(f"train {tuple(X_tr.shape)}, test {tuple(X_te.shape)}, {image_size} px, {n
 # %%
 Z_tr = extract_features(backbone, X_tr, batch_size=250, device=device, desc="features")
 Z_te = extract_features(backbone, X_te, batch_size=250, device=device, desc="features")
-cifar_probe = fit_linear_probe(Z_tr, y_tr, 10, weight_decay=0.1)
-cifar_probe_acc = (cifar_probe(Z_te).argmax(1) == y_te).float().mean().item()
 cifar_test_loader = DataLoader(TensorDataset(X_te, y_te), batch_size=250)
 
 
 def fine_tune_natural(body, head, lr, l2sp_alpha, seed=profile.seed):
-    """LP-FT recipe on CIFAR-10: discriminative rates over stages, warm-up + cosine, decoupled L2-SP."""
+    """LP-FT's stage 2 on CIFAR-10: discriminative rates over stages, warm-up + cosine, decoupled L2-SP."""
     torch.manual_seed(seed)
     model = TransferModel(body, body.feature_dim, 10, head=head).to(device)
     loader = DataLoader(TensorDataset(X_tr, y_tr), batch_size=batch_size, shuffle=True,
@@ -364,14 +479,16 @@ def fine_tune_natural(body, head, lr, l2sp_alpha, seed=profile.seed):
     total = num_epochs * len(loader)
     scheduler = warmup_cosine(optimizer, max(1, total // 10), total)
     body_params = [p for g in optimizer.param_groups[:-1] for p in g["params"]]  # all but the head
-    decoupled_l2sp(optimizer, body_params, alpha=l2sp_alpha, new=model.head.parameters(), beta=1e-2)
+    tu_finetune.decoupled_l2sp(optimizer, body_params, alpha=l2sp_alpha, new=model.head.parameters(), beta=1e-2)
     history = fit(model, loader, loss_fn=nn.CrossEntropyLoss(), optimizer=optimizer, num_epochs=num_epochs,
                   device=device, scheduler=scheduler, step_scheduler_per_batch=True, val_loader=cifar_test_loader,
                   desc="fine-tune")
     return model, history
 
 
-_, hist_ft = fine_tune_natural(copy.deepcopy(backbone), cifar_probe.as_linear(), lr=1e-4, l2sp_alpha=1.0)
+(_, hist_ft), cifar_probe = lp_ft(backbone, Z_tr, y_tr, 10,
+                                 lambda body, head: fine_tune_natural(body, head, lr=1e-4, l2sp_alpha=1.0))
+cifar_probe_acc = (cifar_probe(Z_te).argmax(1) == y_te).float().mean().item()
 scratch_cnn, hist_scratch = train_scratch(SmallCNN, X_tr, y_tr, seed=profile.seed, device=device,
                                           steps=profile.pick(quick=300, full=4000), batch_size=batch_size)
 scratch_acc = evaluate(scratch_cnn, cifar_test_loader, device=device)["accuracy"]
@@ -415,24 +532,29 @@ assert hist_ft["val_acc"][-1] > scratch_acc + 0.05, (hist_ft["val_acc"], scratch
 #
 # * Fine-tuning starts gradient descent at the pretrained weights; freezing, discriminative rates,
 #   warm-up, batch-norm handling and L2-SP control how far the weights move.
-# * L2-SP is weight decay toward the pretrained point; its gradient $\alpha(w_S - w^0_S)$ was checked
-#   against autograd. With Adam it must be decoupled from the gradient, as AdamW does for weight
-#   decay: a penalty in the loss moves every weight by about $\eta$, whatever its distance.
+# * L2-SP is weight decay toward the pretrained point: the penalty written here equals the package's,
+#   and its gradient $\alpha(w_S - w^0_S)$ was checked against autograd. With Adam it must be
+#   decoupled from the gradient, as AdamW does for weight decay: a penalty in the loss moves every
+#   weight by about $\eta$, whatever its distance. The decoupled step
+#   $w_S \leftarrow w_S - \eta\alpha(w_S - w_S^0)$, written as an optimizer hook, gave the same weights as
+#   the package's `decoupled_l2sp` over a few Adam steps.
 # * On digits, LP-FT (which starts at the probe) was about level with the frozen probe with 2 labels
 #   per class and ahead of it with 10 and 50 (asserted at 50); scratch training passed the probe only
 #   with 50 labels per class, and there about matched LP-FT.
 # * At a tiny scale on natural images (300 images, 64 px, a CPU) fine-tuning adds little to the
 #   probe, but the fine-tuned ImageNet network stays well above a fairly trained scratch baseline.
 # * Starting the head from the probe (LP-FT) avoids the destructive first steps of a random head.
+#   `lp_ft` is the two stages in a few lines: fit the probe on frozen features, then fine-tune every
+#   layer from it; before stage 2 the network computes the probe's logits (checked).
 #
 # ## Exercises
 #
 # 1. Set the discriminative decay $\gamma$ to 1.0 (one rate for all) and to 0.1 in
-#    `fine_tune_digits`. Which helps LP-FT at 2 and at 50 labels per class?
+#    `train_digits`. Which helps LP-FT at 2 and at 50 labels per class?
 #
 # <details><summary>Solution</summary>
 #
-# Change `decay=0.5` in `discriminative_param_groups(...)` inside `fine_tune_digits` and re-run
+# Change `decay=0.5` in `discriminative_param_groups(...)` inside `train_digits` and re-run
 # section 3 for one seed. With 2 labels per class a small $\gamma$ (early layers nearly frozen)
 # protects the features from overfitting; with 50 labels per class a larger $\gamma$ lets the early
 # layers adapt to USPS's thicker strokes and usually helps.
@@ -475,10 +597,9 @@ assert hist_ft["val_acc"][-1] > scratch_acc + 0.05, (hist_ft["val_acc"], scratch
 #
 # ```python
 # idx = balanced_subset_indices(yu_tr, 50, profile.seed)
-# probe = fit_linear_probe(Zu_tr[idx], yu_tr[idx], 10, weight_decay=0.1)
 # for s in ["LP-FT", "LP-FT + frozen BN"]:
-#     m, _ = fine_tune_digits(s, idx, profile.seed, probe)
-#     print(s, (m.features[2].running_mean - source_model.features[2].running_mean).norm().item())
+#     m, _, _ = fine_tune_digits(s, idx, profile.seed)
+#     print(s, (m.backbone[2].running_mean - source_model.features[2].running_mean).norm().item())
 # ```
 # Frozen, the distance is exactly 0; otherwise the statistics drift toward USPS's.
 # </details>
