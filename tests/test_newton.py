@@ -308,6 +308,6 @@ def test_forward_mode_runs_without_torchs_jit_warning(call: str):
             "    warnings.warn('`torch.jit.script` is deprecated. (outside)', FutureWarning)\n"
             "assert len(caught) == 1, caught\n")
     root = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", code], cwd=root, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    done = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", code], cwd=root,
+                          capture_output=True, text=True, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr[-2000:]
