@@ -8,6 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.tl-installed
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+SERVER_CONFIG := $(VENV)/etc/jupyter/jupyter_server_config.py
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 PYTEST_ARGS ?=
 LAB_ARGS ?=
@@ -35,7 +36,7 @@ lab: setup prepare
 
 test: setup prepare unit notebooks
 
-setup: $(STAMP) $(LAB_OVERRIDES) git-filter
+setup: $(STAMP) $(LAB_OVERRIDES) $(SERVER_CONFIG) git-filter
 
 $(STAMP): requirements-lock.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "The course needs Python 3.10 or newer; found " + sys.version.split()[0] + ". Set PYTHON=/path/to/python3.11.")'
@@ -52,6 +53,12 @@ $(STAMP): requirements-lock.txt pyproject.toml
 $(LAB_OVERRIDES): lab/overrides.json $(STAMP)
 	@mkdir -p $(dir $@)
 	cp lab/overrides.json $@
+
+# The venv's Jupyter server settings (lab/jupyter_server_config.py): a saved notebook that git sees as
+# unchanged once cleaned is not listed by `git status`.
+$(SERVER_CONFIG): lab/jupyter_server_config.py $(STAMP)
+	@mkdir -p $(dir $@)
+	cp lab/jupyter_server_config.py $@
 
 # Notebooks reach git without outputs (scripts/nbstrip.py, .gitattributes); skipped outside a git checkout.
 git-filter:
