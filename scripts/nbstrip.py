@@ -23,6 +23,7 @@ notebook on stdin and writes the cleaned notebook on stdout:
   newline), so a committed notebook passes through byte for byte.
 
 Input that is not a notebook (a file with merge-conflict markers, say) passes through unchanged.
+``python3 scripts/nbstrip.py --in-place notebooks/NN_name.ipynb`` cleans a file itself.
 Only the standard library is used, so any Python 3 runs it, with or without the course's venv.
 """
 
@@ -105,7 +106,19 @@ def clean(text: str) -> str:
     return dumps(strip_notebook(nb))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """As git's filter: stdin to stdout. ``--in-place FILE...``: clean the files themselves (their
+    outputs go too), e.g. to give a new notebook the metadata the committed ones carry."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--in-place"]:
+        for name in args[1:]:
+            with open(name, encoding="utf-8") as f:
+                text = f.read()
+            cleaned = clean(text)
+            if cleaned != text:
+                with open(name, "w", encoding="utf-8") as f:
+                    f.write(cleaned)
+        return
     data = sys.stdin.buffer.read().decode("utf-8", errors="surrogateescape")
     sys.stdout.buffer.write(clean(data).encode("utf-8", errors="surrogateescape"))
 

@@ -69,7 +69,8 @@ def test_a_kernel_start_changes_no_metadata(path: Path, prefer_env):
     kernel = KernelSpecManager().get_kernel_spec("python3")
     assert nb.metadata.kernelspec == {"name": "python3", "display_name": kernel.display_name,
                                       "language": kernel.language}
-    assert nb.metadata.language_info == nbstrip.LANGUAGE_INFO
+    assert nb.metadata.get("language_info") == nbstrip.LANGUAGE_INFO, (
+        f"{path.name}: run `python3 scripts/nbstrip.py --in-place {path.relative_to(ROOT)}`")
 
 
 def test_the_stored_language_info_is_what_ipykernel_reports():

@@ -106,6 +106,19 @@ def test_the_filter_runs_as_a_pipe_with_any_python():
     assert out == nbstrip.clean(run)
 
 
+def test_in_place_cleans_a_new_notebook_file(tmp_path: Path):
+    """A notebook made by jupytext from a new .py has no language_info; --in-place gives it the
+    committed form, and leaves a clean file untouched (same bytes)."""
+    nb = run_in_jupyterlab(nbformat.read(IPYNB[1], as_version=4))
+    del nb.metadata["language_info"]
+    new, clean = tmp_path / "new.ipynb", tmp_path / "clean.ipynb"
+    nbformat.write(nb, new)
+    shutil.copy(IPYNB[1], clean)
+    nbstrip.main(["--in-place", str(new), str(clean)])
+    assert new.read_text(encoding="utf-8") == IPYNB[1].read_text(encoding="utf-8")
+    assert clean.read_bytes() == IPYNB[1].read_bytes()
+
+
 def _git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
 
