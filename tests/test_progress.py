@@ -116,3 +116,23 @@ def test_prepare_says_its_bars_are_quiet_in_a_log(tmp_path: Path):
                              text=True, env={"PYTHONPATH": str(ROOT), "TL_CACHE_DIR": str(tmp_path),
                                              "PATH": "/usr/bin:/bin"}, check=True).stdout
     assert out.splitlines()[0].startswith("prepare: stderr is not a terminal")
+
+
+
+def test_a_script_that_imports_ipykernel_still_gets_a_text_bar(tmp_path: Path):
+    """tqdm.auto picks its widget whenever ipykernel's shell module was imported first; outside a
+    kernel that widget has nowhere to show. A fresh process imports ipykernel, then the package:
+    its bars are still tqdm's text bars, written to their stream."""
+    code = ("import io, ipykernel.zmqshell, tqdm.notebook\n"
+            "from transfer_utils.core.progress import progress_bar\n"
+            "class Terminal(io.StringIO):\n"
+            "    def isatty(self):\n"
+            "        return True\n"
+            "stream = Terminal()\n"
+            "bar = progress_bar(range(3), file=stream, desc='text')\n"
+            "list(bar)\n"
+            "assert not isinstance(bar, tqdm.notebook.tqdm), type(bar)\n"
+            "assert 'text' in stream.getvalue(), stream.getvalue()\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -3,9 +3,11 @@
 tqdm redraws a bar by writing a carriage return and the whole line again, up to ten times a second.
 In a terminal that overwrites the line in place, and in a Jupyter kernel ``tqdm.auto`` draws a
 widget instead; but in a log (CI, ``make prepare > log``, any file or pipe) every redraw is one more
-line. :func:`progress_bar` is ``tqdm.auto.tqdm`` with options chosen by where the bar is drawn:
+line. :func:`progress_bar` makes a bar chosen by where it is drawn, when it is made:
 
-* a Jupyter kernel, or a stream that is a terminal (``isatty()``): tqdm's own defaults, a live bar;
+* a Jupyter kernel: ``tqdm.auto.tqdm``, a widget (tqdm's own choice looks only at which modules
+  are imported, so a script that imports ``ipykernel`` would get a widget with nowhere to show);
+* a stream that is a terminal (``isatty()``): ``tqdm.tqdm`` with its own defaults, a live bar;
 * anything else: a bar that appears only after :data:`LOG_REFRESH_S` seconds and is redrawn at most
   once per :data:`LOG_REFRESH_S` seconds, in ASCII, so a step of a few seconds writes nothing and a
   long one writes a line a minute.
@@ -19,7 +21,7 @@ import sys
 from collections.abc import Iterable
 from typing import IO, Any
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 __all__ = ["LOG_REFRESH_S", "in_jupyter_kernel", "is_interactive", "bar_options", "progress_bar"]
 
@@ -62,6 +64,11 @@ def bar_options(stream: IO[str] | None = None) -> dict[str, Any]:
 
 
 def progress_bar(iterable: Iterable[Any] | None = None, **kwargs: Any) -> tqdm:
-    """``tqdm.auto.tqdm(iterable, **kwargs)`` with :func:`bar_options` for the stream it writes to
-    (``kwargs["file"]``, else ``sys.stderr``); any option given in ``kwargs`` wins."""
+    """A bar over ``iterable``: in a Jupyter kernel ``tqdm.auto.tqdm(iterable, **kwargs)``, else
+    ``tqdm.tqdm`` with :func:`bar_options` for the stream it writes to (``kwargs["file"]``, else
+    ``sys.stderr``); any option given in ``kwargs`` wins."""
+    if in_jupyter_kernel():
+        from tqdm.auto import tqdm as in_kernel  # tqdm.notebook's widget when ipywidgets is present
+
+        return in_kernel(iterable, **kwargs)
     return tqdm(iterable, **{**bar_options(kwargs.get("file")), **kwargs})
