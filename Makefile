@@ -7,6 +7,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.tl-installed
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+SERVER_CONFIG := $(VENV)/etc/jupyter/jupyter_server_config.py
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 PYTEST_ARGS ?=
 LAB_ARGS ?=
@@ -24,23 +26,44 @@ ifneq ($(CI),)
   export TL_OFFLINE ?= 1
 endif
 
-.PHONY: lab test setup unit notebooks prepare sync benchmark claims lock clean-venv
+.PHONY: lab test setup git-filter unit notebooks prepare sync benchmark claims lock clean-venv
 
+# The venv's own JupyterLab, whose `python3` kernel (the one every notebook names) is the venv's
+# Python: its kernelspec lives in the venv and says `python`, which Jupyter runs as the server's own
+# interpreter. JUPYTER_PREFER_ENV_PATH puts the venv's kernels and settings before the user's.
 lab: setup prepare
-	cd notebooks && ../$(VENV)/bin/jupyter lab 00_tour.ipynb $(LAB_ROOT) $(LAB_ARGS)
+	cd notebooks && JUPYTER_PREFER_ENV_PATH=1 $(abspath $(VENV))/bin/jupyter lab 00_tour.ipynb $(LAB_ROOT) $(LAB_ARGS)
 
 test: setup prepare unit notebooks
 
-setup: $(STAMP)
+setup: $(STAMP) $(LAB_OVERRIDES) $(SERVER_CONFIG) git-filter
 
 $(STAMP): requirements-lock.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "The course needs Python 3.10 or newer; found " + sys.version.split()[0] + ". Set PYTHON=/path/to/python3.11.")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet "pip>=24"
 	$(PY) -m pip install --quiet -r requirements-lock.txt -e ".[dev]"
-	$(PY) -m ipykernel install --user --name transfer-course --display-name "Python (transfer-course)" >/dev/null
 	@touch $(STAMP)
 	@echo "Environment ready in $(VENV)."
+	@$(VENV)/bin/jupyter kernelspec list 2>/dev/null | grep -q '^ *transfer-course ' && echo "Note: a kernel \
+	'transfer-course' registered by an older setup is no longer used (the notebooks run on the venv's \
+	python3); remove it with: jupyter kernelspec remove transfer-course" || true
+
+# JupyterLab's defaults for this venv (lab/overrides.json): no "Jupyter news" pop-up, no update check.
+$(LAB_OVERRIDES): lab/overrides.json $(STAMP)
+	@mkdir -p $(dir $@)
+	cp lab/overrides.json $@
+
+# The venv's Jupyter server settings (lab/jupyter_server_config.py): a saved notebook that git sees as
+# unchanged once cleaned is not listed by `git status`.
+$(SERVER_CONFIG): lab/jupyter_server_config.py $(STAMP)
+	@mkdir -p $(dir $@)
+	cp lab/jupyter_server_config.py $@
+
+# Notebooks reach git without outputs (scripts/nbstrip.py, .gitattributes); skipped outside a git checkout.
+git-filter:
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	  git config filter.nbstrip.clean '$(PYTHON) scripts/nbstrip.py'; fi
 
 # Build what several notebooks share (cached source models, extracted archives) once, up front.
 prepare: setup

@@ -460,20 +460,29 @@ def draw_gd(lr_times_L=1.0, log10_kappa=1.0):
                 final_error=err[-1].item())
 
 
-gd_slider = widgets.interactive(
-    draw_gd,
-    lr_times_L=widgets.FloatSlider(value=1.0, min=0.05, max=2.2, step=0.05, description="lr * L"),
-    log10_kappa=widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="log10 kappa"),
-)
+def gd_sliders():
+    """The two sliders, wired to `draw_gd`: every move redraws the path."""
+    return widgets.interactive(
+        draw_gd,
+        lr_times_L=widgets.FloatSlider(value=1.0, min=0.05, max=2.2, step=0.05, description="lr * L"),
+        log10_kappa=widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="log10 kappa"),
+    )
+
+
+gd_slider = gd_sliders()
 display(gd_slider)
 
 # %% [markdown]
 # **Check.** Driving the sliders from code redraws the path: at $\eta L = 2.1$ the error is still
 # growing at the last step (it diverges), at $\eta L = 1.9$ it shrinks, and at $\kappa = 100$ with
-# $\eta = 1/L$ the contraction factor is $1 - 1/\kappa = 0.99$.
+# $\eta = 1/L$ the contraction factor is $1 - 1/\kappa = 0.99$. The check drives a second set of the
+# same sliders that is never displayed, so the ones above stay where you leave them: a browser
+# showing a slider rounds each value set from code to the slider's grid and sends it back, and
+# such an echo can arrive after the next value has been set.
 
 # %%
-lr_box, kappa_box = gd_slider.children[0], gd_slider.children[1]
+check_sliders = gd_sliders()  # the same sliders and drawing function, not displayed
+lr_box, kappa_box = check_sliders.children[0], check_sliders.children[1]
 lr_box.value = 2.1
 assert last["lr_times_L"] == 2.1 and last["growing"]
 lr_box.value = 1.9

@@ -286,3 +286,28 @@ def test_line_search_status_and_result_fields():
     assert res.status == "converged" and res.message == "gradient norm <= tol"
     res = newton_minimize(rosenbrock, [-1.2, 1.0], line_search=True, tol=1e-10, max_iter=3)
     assert res.status == "max_iter" and not res.converged and "max_iter" in res.message
+
+
+@pytest.mark.parametrize("call", [
+    "newton_minimize(lambda x: (x**4).sum() + (x**2).sum(), [1.0, -2.0])",
+    "hessian(lambda x: (x**3).sum(), torch.ones(2))",
+    "newton_root(lambda x: x**2 - 2, torch.tensor([1.0]))",
+])
+def test_forward_mode_runs_without_torchs_jit_warning(call: str):
+    """A fresh process, every FutureWarning an error: forward mode's first use (which makes torch load its
+    decompositions through the deprecated ``torch.jit.script``) must not surface that FutureWarning;
+    and the filter is scoped to the call, so the same warning raised afterwards still shows."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    code = ("import warnings, torch\n"
+            "from transfer_utils.calculus.newton import hessian, newton_minimize, newton_root\n"
+            f"{call}\n"
+            "with warnings.catch_warnings(record=True) as caught:\n"
+            "    warnings.simplefilter('always')\n"
+            "    warnings.warn('`torch.jit.script` is deprecated. (outside)', FutureWarning)\n"
+            "assert len(caught) == 1, caught\n")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", code], cwd=root,
+                          capture_output=True, text=True, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-2000:]

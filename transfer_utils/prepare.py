@@ -8,6 +8,8 @@ Every step runs even when an earlier one fails (a broken CIFAR-10 archive must n
 model unbuilt); the failures are listed together at the end, each with its message and no
 traceback, and the exit status is 1 when any step failed. Before the first step, temporary files
 left in the cache by a killed run are removed (:func:`transfer_utils.core.atomic.clean_cache_once`).
+When the output is a log rather than a terminal, the steps' progress bars are quiet (redrawn at most every
+:data:`~transfer_utils.core.progress.LOG_REFRESH_S` seconds), and the first line says so.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from transfer_utils.core.atomic import clean_cache_once
+from transfer_utils.core.progress import LOG_REFRESH_S, is_interactive
 
 __all__ = ["STEPS", "run_steps", "main"]
 
@@ -62,6 +65,9 @@ def run_steps(steps: Sequence[Step]) -> list[tuple[str, str]]:
 def main(steps: Sequence[Step] | None = None) -> int:
     """Run every step of :data:`STEPS` (or ``steps``); return 0 when all succeeded, else 1."""
     total = time.perf_counter()
+    if not is_interactive():
+        print(f"prepare: stderr is not a terminal: progress bars appear after {LOG_REFRESH_S:.0f} s "
+              f"and are redrawn at most every {LOG_REFRESH_S:.0f} s", flush=True)
     removed = clean_cache_once()
     if removed:
         print(f"prepare: removed {len(removed)} temporary file(s) left by an interrupted run: "

@@ -28,10 +28,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from transfer_utils.adaptation.loss import AdaptationLoss
 from transfer_utils.core.device import resolve_device
+from transfer_utils.core.progress import progress_bar
 from transfer_utils.nets.training import evaluate, show_latest, to_device
 
 __all__ = ["TensorLoader", "ForeverIterator", "train_da"]
@@ -201,7 +201,7 @@ def train_da(
             "correct": torch.zeros((), device=device), "dacc": torch.zeros((), device=device)}
     n_seen = n_steps_acc = n_dacc = 0
     start = time.perf_counter()
-    bar = tqdm(total=num_steps, desc=desc, unit="step", leave=False) if progress else None
+    bar = progress_bar(total=num_steps, desc=desc, unit="step", leave=False) if progress else None
     try:
         for step in range(1, num_steps + 1):
             feature_extractor.train()

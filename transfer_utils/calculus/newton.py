@@ -21,6 +21,7 @@ Introduced in ``notebooks/03_newton``; :func:`newton_minimize` is reused in 04 (
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import torch
@@ -43,7 +44,9 @@ def hessian(f: Objective, x: torch.Tensor) -> torch.Tensor:
     r"""The Hessian :math:`\nabla^2 f(x)`, shape ``(d, d)``, by ``torch.func`` (forward over reverse)."""
     x = x.detach()
     check_scalar(f(x))
-    return torch.func.hessian(lambda z: f(z).reshape(()))(x).detach()
+    with warnings.catch_warnings():  # forward mode's first use in a process loads torch's decompositions with
+        warnings.filterwarnings("ignore", r"`torch\.jit\.script` is deprecated", FutureWarning)  # a deprecated API
+        return torch.func.hessian(lambda z: f(z).reshape(()))(x).detach()
 
 
 def _solve(H: torch.Tensor, rhs: torch.Tensor, it: int, rcond: float, what: str) -> torch.Tensor:
@@ -97,8 +100,9 @@ def newton_root(
         res.append(float(Fx.norm()))
         if res[-1] <= tol or k == max_iter:
             break
-        J = torch.func.jacfwd(F)(x).detach()
-        x = x - _solve(J, Fx, k, rcond, "Jacobian")
+        with warnings.catch_warnings():  # forward mode, as in hessian(): only torch's own FutureWarning
+            warnings.filterwarnings("ignore", r"`torch\.jit\.script` is deprecated", FutureWarning)
+            x = x - _solve(torch.func.jacfwd(F)(x).detach(), Fx, k, rcond, "Jacobian")
         k += 1
         xs.append(x.clone())
     return finish_result(xs, res, list(res), k, tol)

@@ -12,6 +12,7 @@ Modules:
 * :mod:`paths`: Where the course reads datasets and writes caches, and whether it may use the
   network.
 * :mod:`plotting`: Plotting helpers with one consistent style.
+* :mod:`progress`: Progress bars: live in a terminal or a notebook, quiet in a log.
 * :mod:`profile`: Run profiles: one switch picks the size of every experiment.
 * :mod:`seed`: Seed every random number generator the course uses, once, in a notebook's setup cell.
 * :mod:`validation`: Input checks shared by the helpers, so that bad input gets the same clear
@@ -21,4 +22,4 @@ Nothing here imports from another part of the package. Import a helper from the 
 it, for example ``from transfer_utils.core.atomic import ...``; this package re-exports nothing.
 """
 
-__all__ = ['atomic', 'checkpoint', 'device', 'distances', 'paths', 'plotting', 'profile', 'seed', 'validation']
+__all__ = ['atomic', 'checkpoint', 'device', 'distances', 'paths', 'plotting', 'profile', 'progress', 'seed', 'validation']

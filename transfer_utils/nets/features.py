@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from transfer_utils.core.atomic import atomic_path
 from transfer_utils.core.device import resolve_device
 from transfer_utils.core.paths import cache_dir
+from transfer_utils.core.progress import progress_bar
 
 __all__ = ["extract_features", "feature_cache_path"]
 
@@ -107,7 +107,7 @@ def extract_features(
         if cache_key is not None:
             raise ValueError("cache_key needs a tensor X; pass the inputs as a tensor to cache them.")
         chunks, labels = [], []
-        for batch in tqdm(X, desc=desc, unit="batch", leave=False, disable=not progress):
+        for batch in progress_bar(X, desc=desc, unit="batch", leave=False, disable=not progress):
             x = batch[0] if isinstance(batch, (list, tuple)) else batch
             chunks.append(_forward(model, x, device))
             if isinstance(batch, (list, tuple)) and len(batch) > 1:
@@ -128,7 +128,7 @@ def extract_features(
             pass
     starts = range(0, X.shape[0], batch_size)
     result = _concat([_forward(model, X[start:start + batch_size], device)
-                      for start in tqdm(starts, desc=desc, unit="batch", leave=False, disable=not progress)])
+                      for start in progress_bar(starts, desc=desc, unit="batch", leave=False, disable=not progress)])
     if path is not None:
         with atomic_path(path) as tmp:
             torch.save(result, tmp)

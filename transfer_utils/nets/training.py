@@ -20,9 +20,9 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
 
 from transfer_utils.core.device import resolve_device
+from transfer_utils.core.progress import progress_bar
 
 __all__ = ["History", "to_device", "fit", "evaluate", "autocast_dtype", "adam_minimize", "show_latest"]
 
@@ -238,7 +238,7 @@ def fit(
         total = num_epochs * len(train_loader)  # type: ignore[arg-type]
     except TypeError:
         total = None
-    bar = tqdm(total=total, desc=desc, unit="batch", leave=False) if progress else None
+    bar = progress_bar(total=total, desc=desc, unit="batch", leave=False) if progress else None
     try:
         for epoch in range(1, num_epochs + 1):
             start = time.perf_counter()
