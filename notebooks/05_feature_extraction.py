@@ -30,11 +30,13 @@
 # **In one line:** frozen pretrained features plus a convex linear probe beat scratch with few labels.
 #
 # **Learning objectives**
-# 1. Write the linear probe as multinomial logistic regression and explain why it is convex.
+# 1. Write the linear probe as multinomial logistic regression, code its objective and gradient,
+#    and explain why it is convex.
 # 2. Extract features once with a frozen network and reuse them across label budgets and seeds.
 # 3. Measure which layer of a pretrained network transfers best to a new task.
 # 4. Read a label-efficiency curve: accuracy against labels per class, probe against scratch.
-# 5. Derive the InfoNCE (NT-Xent) loss and train a small SimCLR-style encoder on unlabeled digits.
+# 5. Derive the InfoNCE (NT-Xent) loss, code it as a cross-entropy over a similarity matrix, and
+#    train a small SimCLR-style encoder on unlabeled digits.
 #
 # **Prerequisites:** notebooks 01-03 (gradients, L-BFGS, logistic regression) and 04 (domains, the
 # MNIST source model).
@@ -47,6 +49,8 @@
 # One cell: imports from `transfer_utils`, the device, the run profile and the seed.
 
 # %%
+import copy
+
 import matplotlib.pyplot as plt
 import torch
 from torch import nn
@@ -55,14 +59,16 @@ from tqdm.auto import tqdm
 
 from transfer_utils.nets.backbones import load_backbone
 from transfer_utils.nets.scratch import SmallCNN, train_scratch
-from transfer_utils.transfer.contrastive import augment_digits, nt_xent_loss
+from transfer_utils.transfer import contrastive as tu_contrastive  # the package's NT-Xent, next to the one built here
+from transfer_utils.transfer import probe as tu_probe  # the package's probe objective, next to the one built here
+from transfer_utils.transfer.contrastive import augment_digits
 from transfer_utils.data.checks import require_data
 from transfer_utils.data.cifar import CIFAR10_CLASSES, balanced_subset_indices, cifar10_tensors
 from transfer_utils.data.digits import digit_domains
 from transfer_utils.core.device import device_report, get_device
 from transfer_utils.nets.features import extract_features
 from transfer_utils.core.plotting import plot_curves, use_course_style
-from transfer_utils.transfer.probe import fit_linear_probe, probe_objective
+from transfer_utils.transfer.probe import fit_linear_probe
 from transfer_utils.core.profile import get_profile
 from transfer_utils.core.seed import seed_everything
 from transfer_utils.nets.source_models import DigitCNN, get_digit_source_model
@@ -91,17 +97,71 @@ print(device_report(device)); print(profile)
 # $\{(W^*, b^* + c\mathbf 1)\}$ with one $W^*$, one minimum value $J^*$ and one set of predicted
 # probabilities; only the raw bias depends on the start. (From the zero start L-BFGS returns the bias
 # with $\sum_c b_c = 0$: the gradient in $b$, $\frac1n\sum_i (p_i - e_{y_i})$, always sums to zero
-# over classes, so the common shift never moves.) We check on toy data that the fitted probe has zero
-# gradient, by autograd; then that L-BFGS started from random points, one per seed of the profile,
-# reaches the same minimum: the same $J^*$, the same $W^*$, and a bias that differs only by a shift
-# common to all classes.
+# over classes, so the common shift never moves.)
+#
+# In matrix form, with the standardised features as the rows of $\tilde Z \in \mathbb{R}^{n \times D}$,
+# the probabilities as the rows of $P = \operatorname{softmax}(\tilde Z W^\top + \mathbf 1 b^\top)$ and the
+# one-hot labels as the rows of $Y$, the gradient is
+#
+# $$\nabla_W J = \tfrac1n (P - Y)^\top \tilde Z + \lambda W, \qquad \nabla_b J = \tfrac1n (P - Y)^\top \mathbf 1 .$$
+#
+# Both are a few lines of code. The objective takes a probe (its standardisation $\mu, s$ and its
+# layer $W, b$), as the package's `probe_objective` does, and computes the log-softmax as
+# $a_c - \log\sum_{c'} e^{a_{c'}}$ with `logsumexp`, which subtracts the largest logit before it
+# exponentiates and so does not overflow. The gradient is written by hand from the formula above.
+
+# %%
+def probe_objective(probe, Z, y, weight_decay):
+    """J(W, b) = mean_i -log softmax(W z~_i + b)_{y_i} + (lambda / 2) ||W||_F^2, z~ = (z - mu) / s."""
+    W, b = probe.linear.weight, probe.linear.bias
+    logits = (Z - probe.mean) / probe.scale @ W.T + b                 # (n, C)
+    log_p = logits - torch.logsumexp(logits, dim=1, keepdim=True)     # log softmax, row by row
+    return -log_p[torch.arange(len(y)), y].mean() + 0.5 * weight_decay * (W * W).sum()
+
+
+def probe_gradient(probe, Z, y, weight_decay):
+    """(grad_W J, grad_b J) = ((P - Y)^T Z~ / n + lambda W, (P - Y)^T 1 / n), by hand."""
+    W, b = probe.linear.weight, probe.linear.bias
+    Z_std = (Z - probe.mean) / probe.scale
+    R = (torch.softmax(Z_std @ W.T + b, dim=1) - torch.nn.functional.one_hot(y, W.shape[0])) / len(y)
+    return R.T @ Z_std + weight_decay * W, R.sum(0)
+
+# %% [markdown]
+# We check both on toy data: three Gaussian classes in five dimensions, the package's
+# `fit_linear_probe` fitting the probe. At the probe it returns and at a random point (drawn from a
+# generator of its own, so that every later cell draws the same numbers as without this check) our
+# $J$ must equal the package's, and our gradient the one autograd computes from the package's $J$,
+# up to float64 rounding.
 
 # %%
 X_toy = torch.randn(300, 5, generator=generator) + torch.arange(3).repeat(100)[:, None].float()
 y_toy = torch.arange(3).repeat(100)
 probe_toy = fit_linear_probe(X_toy, y_toy, 3, weight_decay=0.01, tol=1e-10, max_iter=500).double()
+probe_rand = copy.deepcopy(probe_toy)  # the same standardisation, a random layer
+g_check = torch.Generator().manual_seed(profile.seed)
+with torch.no_grad():
+    for param in probe_rand.linear.parameters():
+        param.copy_(torch.randn(param.shape, generator=g_check, dtype=torch.float64))
+for probe_chk in (probe_toy, probe_rand):
+    torch.testing.assert_close(probe_objective(probe_chk, X_toy.double(), y_toy, 0.01),
+                               tu_probe.probe_objective(probe_chk, X_toy.double(), y_toy, 0.01), rtol=1e-12, atol=0)
+    autograd_W, autograd_b = torch.autograd.grad(tu_probe.probe_objective(probe_chk, X_toy.double(), y_toy, 0.01),
+                                                 [probe_chk.linear.weight, probe_chk.linear.bias])
+    hand_W, hand_b = probe_gradient(probe_chk, X_toy.double(), y_toy, 0.01)
+    torch.testing.assert_close(hand_W, autograd_W, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(hand_b, autograd_b, rtol=1e-10, atol=1e-12)
+print(f"J at a random point: ours {probe_objective(probe_rand, X_toy.double(), y_toy, 0.01).item():.6f}, "
+      f"package {tu_probe.probe_objective(probe_rand, X_toy.double(), y_toy, 0.01).item():.6f}")
+
+# %% [markdown]
+# From here on the notebook uses the package's `probe_objective`. We check that the probe
+# `fit_linear_probe` returns has zero gradient, by autograd; then that L-BFGS started from random
+# points, one per seed of the profile, reaches the same minimum: the same $J^*$, the same $W^*$, and
+# a bias that differs only by a shift common to all classes.
+
+# %%
 probe_toy.linear.weight.requires_grad_(True)
-grad_W, grad_b = torch.autograd.grad(probe_objective(probe_toy, X_toy.double(), y_toy, 0.01),
+grad_W, grad_b = torch.autograd.grad(tu_probe.probe_objective(probe_toy, X_toy.double(), y_toy, 0.01),
                                      [probe_toy.linear.weight, probe_toy.linear.bias])
 torch.testing.assert_close(grad_W, torch.zeros_like(grad_W), atol=1e-6, rtol=0)
 torch.testing.assert_close(grad_b, torch.zeros_like(grad_b), atol=1e-6, rtol=0)
@@ -118,12 +178,12 @@ print(f"largest gradient entry at the L-BFGS optimum: {max(grad_W.abs().max(), g
 # of the spread of the bias shift over classes, while the shift itself is of order 1.
 
 # %%
-J_star = probe_objective(probe_toy, X_toy.double(), y_toy, 0.01).item()
+J_star = tu_probe.probe_objective(probe_toy, X_toy.double(), y_toy, 0.01).item()
 for seed in profile.seeds:
     probe_s = fit_linear_probe(X_toy, y_toy, 3, weight_decay=0.01, tol=1e-10, max_iter=500,
                                generator=torch.Generator().manual_seed(seed), init_scale=3.0).double()
     with torch.no_grad():
-        J_s = probe_objective(probe_s, X_toy.double(), y_toy, 0.01).item()
+        J_s = tu_probe.probe_objective(probe_s, X_toy.double(), y_toy, 0.01).item()
         dW = (probe_s.linear.weight - probe_toy.linear.weight).abs().max().item()
         shift = probe_s.linear.bias - probe_toy.linear.bias
     print(f"start from seed {seed}: |J - J*| = {abs(J_s - J_star):.1e}, max |W - W*| = {dW:.1e}, "
@@ -131,6 +191,38 @@ for seed in profile.seeds:
     assert abs(J_s - J_star) < 1e-9, (seed, J_s, J_star)
     assert dW < 1e-4, (seed, dW)
     assert shift.max() - shift.min() < 1e-4, (seed, shift)  # the bias moves by a common shift only
+
+# %% [markdown]
+# Last, the fit itself in view: L-BFGS with the same settings as `fit_linear_probe`, from the same
+# zero start, but fed with our $J$ and our hand gradient (no autograd), must reach the package's
+# minimum with the tolerances just argued. From the zero start the bias sum stays zero in both, so
+# here the bias itself must agree, not only up to a shift.
+
+# %%
+probe_own = copy.deepcopy(probe_toy)  # the package's standardisation; W and b restart from zero
+with torch.no_grad():
+    for param in probe_own.linear.parameters():
+        param.zero_()
+own_opt = torch.optim.LBFGS(probe_own.linear.parameters(), lr=1.0, max_iter=500, tolerance_grad=1e-10,
+                            tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe")
+
+
+def own_closure():
+    """Our J, with our hand gradient stored where L-BFGS reads it."""
+    with torch.no_grad():
+        probe_own.linear.weight.grad, probe_own.linear.bias.grad = probe_gradient(probe_own, X_toy.double(), y_toy, 0.01)
+        return probe_objective(probe_own, X_toy.double(), y_toy, 0.01)
+
+
+own_opt.step(own_closure)
+with torch.no_grad():
+    J_own = probe_objective(probe_own, X_toy.double(), y_toy, 0.01).item()
+    dW_own = (probe_own.linear.weight - probe_toy.linear.weight).abs().max().item()
+    db_own = (probe_own.linear.bias - probe_toy.linear.bias).abs().max().item()
+print(f"our L-BFGS: |J - J*| = {abs(J_own - J_star):.1e}, max |W - W*| = {dW_own:.1e}, max |b - b*| = {db_own:.1e}")
+assert abs(J_own - J_star) < 1e-9, (J_own, J_star)
+assert dW_own < 1e-4, dW_own
+assert db_own < 1e-4, db_own
 
 # %% [markdown]
 # ## 2. A pretrained natural-image network, frozen
@@ -346,10 +438,55 @@ assert sum(digit_gaps) / len(digit_gaps) > 0.05, digit_gaps
 # $$\ell_{i,j} = -\log \frac{\exp(u_i^\top u_j / \tau)}{\sum_{k \neq i} \exp(u_i^\top u_k / \tau)},$$
 #
 # a $(2N - 1)$-way classification of which other view comes from the same image (van den Oord et al.
-# 2018; Chen et al. 2020). Minimising it pulls views of one image together and pushes other images
-# apart; its value for embeddings that carry no information is $\log(2N - 1)$. The encoder $f$ is
-# the DigitCNN feature network (randomly initialised), $g$ a small projection MLP; the probe is
-# fitted on $f$, not on $g$. First the augmentations:
+# 2018; Chen et al. 2020). Number the views so that $u_i$ and $u_{i+N}$ come from image $i$; the
+# partner of view $i$ is $j(i) = i + N \bmod 2N$, and NT-Xent is the mean over the $2N$ views,
+#
+# $$L = \frac{1}{2N}\sum_{i=1}^{2N} \ell_{i, j(i)}, \qquad
+#   \ell_{i,j} = -\frac{s_{ij}}{\tau} + \log \sum_{k \ne i} e^{s_{ik}/\tau}, \qquad s_{ik} = u_i^\top u_k :$$
+#
+# the cross-entropy of the softmax over row $i$ of the similarity matrix $S / \tau$, with its
+# diagonal left out ($k \ne i$, set to $-\infty$) and the target class $j(i)$. Its gradient in
+# $u_i$ through row $i$ is $\frac1\tau\big(\sum_{k \ne i} p_{ik} u_k - u_{j(i)}\big)$, with $p_{ik}$ that
+# row's softmax: minimising it pulls the two views of one image together and pushes the other images
+# apart, each in proportion to how similar it looks. Embeddings that carry no information (all
+# $u_k$ equal) give $s_{ik} = 1$ for every pair, so $\ell = -\frac1\tau + \log\big((2N - 1) e^{1/\tau}\big) = \log(2N - 1)$.
+# The encoder $f$ is the DigitCNN feature network (randomly initialised), $g$ a small projection
+# MLP; the probe is fitted on $f$, not on $g$.
+#
+# In code: normalise, form $S / \tau$, mask its diagonal, and take the cross-entropy of each row with
+# its partner's index, the log-softmax again by `logsumexp`.
+
+# %%
+def nt_xent_loss(z1, z2, temperature=0.5):
+    """Mean over the 2N views of -log softmax_k(u_i . u_k / tau)[partner of i], k != i."""
+    n = z1.shape[0]
+    u = torch.cat([z1, z2])
+    u = u / u.norm(dim=1, keepdim=True)                                   # 2N points on the unit sphere
+    logits = (u @ u.T / temperature).masked_fill(torch.eye(2 * n, dtype=torch.bool, device=u.device),
+                                                  float("-inf"))          # k != i
+    partner = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(u.device)  # j(i) = i + N mod 2N
+    rows = torch.arange(2 * n, device=u.device)
+    return (torch.logsumexp(logits, dim=1) - logits[rows, partner]).mean()
+
+# %% [markdown]
+# Checked against the package's `nt_xent_loss` on a random batch (from a generator of its own) at
+# three temperatures, and against $\log(2N - 1)$ for identical embeddings. The training below uses
+# the package's version.
+
+# %%
+z1_chk, z2_chk = torch.randn(2, 16, 8, generator=torch.Generator().manual_seed(profile.seed), dtype=torch.float64)
+for tau_chk in (0.1, 0.5, 1.0):
+    torch.testing.assert_close(nt_xent_loss(z1_chk, z2_chk, tau_chk),
+                               tu_contrastive.nt_xent_loss(z1_chk, z2_chk, tau_chk), rtol=1e-12, atol=0)
+same = torch.ones_like(z1_chk)  # every embedding the same point: no information
+uninformative = torch.tensor(2.0 * len(same) - 1, dtype=torch.float64).log()  # log(2N - 1)
+torch.testing.assert_close(nt_xent_loss(same, same, 0.2), uninformative, rtol=1e-12, atol=0)
+print(f"NT-Xent of the random batch at tau = 0.5: ours {nt_xent_loss(z1_chk, z2_chk).item():.6f}, "
+      f"package {tu_contrastive.nt_xent_loss(z1_chk, z2_chk).item():.6f}; identical embeddings: "
+      f"{nt_xent_loss(same, same, 0.2).item():.4f} = log(2N - 1) = {uninformative.item():.4f}")
+
+# %% [markdown]
+# First the augmentations:
 
 # %%
 views = augment_digits(Xu_tr[:8].repeat(2, 1, 1, 1), generator=generator)
@@ -373,8 +510,8 @@ simclr_losses = []
 g_views = torch.Generator().manual_seed(profile.seed + 1)  # its own stream, decorrelated from the init
 for step in tqdm(range(simclr_steps), desc="SimCLR"):
     batch = Xu_tr[torch.randint(0, len(Xu_tr), (simclr_batch,), generator=g_views)].to(device)
-    loss = nt_xent_loss(projector(encoder(augment_digits(batch, generator=g_views))),
-                        projector(encoder(augment_digits(batch, generator=g_views))), tau)
+    loss = tu_contrastive.nt_xent_loss(projector(encoder(augment_digits(batch, generator=g_views))),
+                                       projector(encoder(augment_digits(batch, generator=g_views))), tau)
     simclr_opt.zero_grad()
     loss.backward()
     simclr_opt.step()
@@ -434,14 +571,18 @@ assert sum(simclr_gains) / len(simclr_gains) > 0.015, simclr_gains
 #
 # * A frozen network plus a linear probe is a convex problem: L-BFGS reaches the same minimum and the
 #   same predictions from any start (only the unpenalised bias may differ, by a shift common to all
-#   classes), so the probe's accuracy measures the representation, not the optimiser.
+#   classes), so the probe's accuracy measures the representation, not the optimiser. Its objective
+#   and gradient, $\nabla_W J = \frac1n (P - Y)^\top \tilde Z + \lambda W$, are a few lines of code; L-BFGS
+#   fed with them reaches the package's minimum.
 # * Features are extracted once and reused across layers, label budgets and seeds.
 # * Deeper stages of an ImageNet network transfer better to CIFAR-10 than shallow ones; the best
 #   stage need not be the last.
 # * With few labels, pretrained features beat training from scratch on natural images and on
 #   digits; with many labels, scratch training catches up with a *frozen* representation, which is
 #   the motivation for fine-tuning (notebook 06).
-# * A contrastive objective (InfoNCE / NT-Xent) learns features from unlabeled images alone.
+# * A contrastive objective (InfoNCE / NT-Xent), a cross-entropy over the rows of a masked cosine
+#   similarity matrix whose target is the other view of the same image, learns features from
+#   unlabeled images alone.
 #
 # ## Exercises
 #
