@@ -31,6 +31,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from transfer_utils.adaptation.loss import AdaptationLoss
+from transfer_utils.core.validation import check_positive
 from transfer_utils.nets.training import evaluate, show_latest, to_device
 
 __all__ = ["TensorLoader", "ForeverIterator", "train_da"]
@@ -168,8 +169,9 @@ def train_da(
     """
     if not isinstance(num_steps, int) or num_steps < 1:
         raise ValueError(f"num_steps must be a positive int, got {num_steps!r}.")
-    if not trade_off >= 0:
-        raise ValueError(f"trade_off must be >= 0, got {trade_off}.")
+    check_positive(trade_off, "trade_off", allow_zero=True)
+    if grad_clip is not None:
+        check_positive(grad_clip, "grad_clip")
     if adaptation_loss is not None and target_loader is None:
         raise ValueError("An adaptation loss needs a target_loader of unlabelled target batches.")
     if adaptation_loss is not None and not isinstance(adaptation_loss, AdaptationLoss):

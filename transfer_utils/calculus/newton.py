@@ -28,8 +28,9 @@ import torch
 from transfer_utils.calculus.hessian_free import conjugate_gradient, hvp
 from transfer_utils.calculus.landscapes import logistic_loss
 from transfer_utils.calculus.line_search import backtrack
-from transfer_utils.calculus.optim_base import (Objective, OptResult, as_start, check_scalar, finish_result,
-                                       rounding_level, stalled_message, value_and_grad)
+from transfer_utils.calculus.optim_base import (Objective, OptResult, as_start, check_budget, check_scalar,
+                                                finish_result, rounding_level, stalled_message, value_and_grad)
+from transfer_utils.core.validation import check_binary_labels, check_finite, check_positive, check_shaped, check_xy
 
 __all__ = ["SingularHessianError", "hessian", "hvp", "newton_root", "newton_minimize", "logistic_irls",
            "conjugate_gradient"]
@@ -41,9 +42,9 @@ class SingularHessianError(RuntimeError):
 
 def hessian(f: Objective, x: torch.Tensor) -> torch.Tensor:
     r"""The Hessian :math:`\nabla^2 f(x)`, shape ``(d, d)``, by ``torch.func`` (forward over reverse)."""
-    x = x.detach()
-    check_scalar(f(x))
-    return torch.func.hessian(lambda z: f(z).reshape(()))(x).detach()
+    check_finite(x, "x")
+    check_scalar(f(x.detach()))
+    return torch.func.hessian(lambda z: f(z).reshape(()))(x.detach()).detach()
 
 
 def _solve(H: torch.Tensor, rhs: torch.Tensor, it: int, rcond: float, what: str) -> torch.Tensor:
@@ -81,6 +82,8 @@ def newton_root(
         SingularHessianError: the Jacobian is singular (e.g. :math:`F'(x)=0`).
         FloatingPointError: a non-finite value.
     """
+    check_budget(max_iter, tol)
+    check_positive(rcond, "rcond", allow_zero=True)
     x = as_start(x0)
     xs, res = [x.clone()], []
     k = 0
@@ -165,8 +168,10 @@ def newton_minimize(
         SingularHessianError: :math:`H_k+\lambda_k I` is singular (use ``damping > 0``).
         FloatingPointError: a non-finite value, gradient or Hessian.
     """
-    if damping < 0:
-        raise ValueError(f"damping must be >= 0, got {damping}.")
+    check_positive(damping, "damping", allow_zero=True)
+    check_positive(min_eig, "min_eig")
+    check_positive(rcond, "rcond", allow_zero=True)
+    check_budget(max_iter, tol)
     if not (0 < c1 < 1 and 0 < shrink < 1):
         raise ValueError(f"Need 0 < c1 < 1 and 0 < shrink < 1, got c1={c1}, shrink={shrink}.")
     x = as_start(x0)
@@ -268,17 +273,15 @@ def logistic_irls(
     Shape: ``X`` ``(n, d)``, ``y`` ``(n,)``; ``x`` of the result is ``(d,)``.
 
     Raises:
-        ValueError: bad shapes or labels. SingularHessianError: :math:`X^\top WX/n + P` is singular.
+        ValueError: bad shapes or labels, NaN/inf, ``l2 < 0``. SingularHessianError: singular :math:`X^\top WX/n + P`.
     """
-    if X.ndim != 2 or y.shape != (X.shape[0],):
-        raise ValueError(f"X must be (n, d) and y (n,), got {tuple(X.shape)} and {tuple(y.shape)}.")
-    if X.shape[0] == 0:
-        raise ValueError("X is empty.")
+    X, y = check_xy(X, y, floating=True)
+    y = check_binary_labels(y).to(X.dtype)
+    check_positive(l2, "l2", allow_zero=True)
     n, d = X.shape
-    y = y.to(X.dtype)
+    for name, T, shape in (("center", center, (d,)), ("precision", precision, (d, d)), ("init", init, (d,))):
+        check_shaped(T, name, shape, what=f"X with d={d}", allow_none=True)
     m = torch.zeros(d, dtype=X.dtype) if center is None else center.to(X)
-    if precision is not None and precision.shape != (d, d):
-        raise ValueError(f"precision must have shape ({d}, {d}), got {tuple(precision.shape)}.")
     P = l2 * torch.eye(d, dtype=X.dtype) if precision is None else precision.to(X)
 
     def f(w: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,7 @@ extraction, pretrained backbones and the course's own MNIST source model.
 
 Modules:
 
+* :mod:`adam`: Full-batch Adam on a scalar loss: the one fitting loop of the GP helpers.
 * :mod:`backbones`: Pretrained natural-image backbones, loaded through their libraries' weight APIs.
 * :mod:`features`: Frozen feature extraction: run a network once over a dataset and keep its
   outputs.
@@ -15,4 +16,4 @@ defines it, for example ``from transfer_utils.nets.backbones import ...``; this 
 nothing.
 """
 
-__all__ = ['backbones', 'features', 'source_models', 'training']
+__all__ = ['adam', 'backbones', 'features', 'source_models', 'training']

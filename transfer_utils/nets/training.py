@@ -12,6 +12,7 @@ used from notebook 05 on.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
@@ -21,10 +22,26 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["History", "to_device", "fit", "evaluate", "autocast_dtype", "adam_minimize", "show_latest"]
+from transfer_utils.core.validation import check_positive
+from transfer_utils.nets.adam import adam_minimize
+
+__all__ = ["History", "TrainingDivergedError", "DIVERGENCE_FACTOR", "to_device", "fit", "evaluate",
+           "autocast_dtype", "adam_minimize", "show_latest"]
 
 History = dict[str, list[float]]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+#: :func:`fit` stops when an epoch's mean training loss exceeds this many times the first batch's.
+DIVERGENCE_FACTOR = 1e3
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Training diverged (the loss became non-finite or exploded); ``history`` holds the epochs
+    completed before it, so the run can still be inspected or plotted."""
+
+    def __init__(self, message: str, history: History | None = None) -> None:
+        super().__init__(message)
+        self.history = history if history is not None else {}
 
 
 def to_device(batch: Any, device: torch.device, non_blocking: bool | None = None) -> Any:
@@ -98,11 +115,13 @@ def _run_epoch(
     bar: Any = None,
 ) -> dict[str, float]:
     """One pass over ``loader``: a training epoch when ``optimizer`` is given, else an evaluation
-    (no gradients). Returns the mean ``loss`` and, for class labels, the accuracy ``acc``."""
+    (no gradients). Returns the mean ``loss``, the first batch's ``first_loss`` and, for class
+    labels, the accuracy ``acc``."""
     training = optimizer is not None
     model.train(training)
     total_loss = torch.zeros((), device=device)
     total_correct = torch.zeros((), device=device, dtype=torch.long)
+    first_loss = None
     n_seen, has_acc = 0, True
     autocast = (
         torch.autocast(device_type=device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
@@ -131,6 +150,8 @@ def _run_epoch(
                 if scheduler is not None and step_scheduler_per_batch:
                     scheduler.step()
             n = y.shape[0]
+            if first_loss is None:
+                first_loss = loss.detach().float()
             total_loss += loss.detach().float() * n
             correct = _correct(output.detach(), y)
             if correct is None:
@@ -142,13 +163,9 @@ def _run_epoch(
                 bar.update(1)
     if n_seen == 0:
         raise ValueError("The loader yielded no batches; check the dataset size and batch_size.")
-    mean_loss = (total_loss / n_seen).item()  # the one synchronisation of the epoch
-    if training and not torch.isfinite(torch.tensor(mean_loss)):
-        raise FloatingPointError(
-            f"The training loss became {mean_loss} (not finite). Lower the learning rate, "
-            f"clip gradients (grad_clip=...), or check the inputs for NaN/inf."
-        )
-    out = {"loss": mean_loss}
+    # the one synchronisation of the epoch
+    mean_loss, first = torch.stack([total_loss / n_seen, first_loss.reshape(())]).tolist()
+    out = {"loss": mean_loss, "first_loss": first}
     if has_acc:
         out["acc"] = total_correct.item() / n_seen
     return out
@@ -169,6 +186,7 @@ def fit(
     grad_clip: float | None = None,
     progress: bool = True,
     desc: str = "fit",
+    divergence_factor: float | None = DIVERGENCE_FACTOR,
 ) -> History:
     """Train ``model`` for ``num_epochs`` and return the per-epoch history.
 
@@ -185,17 +203,25 @@ def fit(
         amp: automatic mixed precision; None means on for CUDA, off elsewhere.
         grad_clip: clip the global gradient norm to this value.
         progress: show a tqdm bar over batches.
+        divergence_factor: :math:`c`; stop when an epoch's mean training loss exceeds :math:`c`
+            times the very first batch's, :math:`\\bar\\ell > c\\,|\\ell_1|` (None: never): the steps
+            overshoot (the learning rate is too large). Checked once per epoch, no extra sync.
 
     Returns:
         History with lists ``epoch``, ``train_loss``, ``train_acc`` (when the targets are class
         labels), ``val_loss``/``val_acc`` (with ``val_loader``), ``lr`` and ``time_s``.
 
     Raises:
-        ValueError: a non-positive ``num_epochs`` or an empty loader.
-        FloatingPointError: the loss stopped being finite.
+        ValueError: a non-positive ``num_epochs``, a bad ``grad_clip`` or an empty loader.
+        TrainingDivergedError: (a :class:`FloatingPointError`) the loss stopped being finite or
+            exploded as above; ``error.history`` holds the epochs completed before.
     """
     if not isinstance(num_epochs, int) or num_epochs < 1:
         raise ValueError(f"num_epochs must be a positive int, got {num_epochs!r}.")
+    if grad_clip is not None:
+        check_positive(grad_clip, "grad_clip")
+    if divergence_factor is not None:
+        check_positive(divergence_factor, "divergence_factor")
     device = torch.device(device)
     _check_loader(train_loader, "train_loader")
     if val_loader is not None:
@@ -209,6 +235,7 @@ def fit(
     except TypeError:
         total = None
     bar = tqdm(total=total, desc=desc, unit="batch", leave=False) if progress else None
+    first_loss = None
     try:
         for epoch in range(1, num_epochs + 1):
             start = time.perf_counter()
@@ -216,6 +243,15 @@ def fit(
                                scaler=scaler, amp_dtype=amp_dtype, scheduler=scheduler,
                                step_scheduler_per_batch=step_scheduler_per_batch, grad_clip=grad_clip,
                                bar=bar)
+            first_loss = train["first_loss"] if first_loss is None else first_loss
+            loss, factor = train["loss"], divergence_factor
+            if not math.isfinite(loss) or (factor is not None and loss > factor * abs(first_loss)):
+                why = ("(not finite)" if not math.isfinite(loss)
+                       else f"> {factor:g} x the first batch's {first_loss:.4g}")
+                raise TrainingDivergedError(
+                    f"Training diverged in epoch {epoch}: the mean training loss became {loss:.4g} {why}. "
+                    f"Lower the learning rate (now {optimizer.param_groups[0]['lr']:g}), clip gradients "
+                    f"(grad_clip=...), or check the inputs for NaN/inf and their scale.", history)
             if scheduler is not None and not step_scheduler_per_batch:
                 scheduler.step()
             history["epoch"].append(epoch)
@@ -254,47 +290,9 @@ def evaluate(
     amp_dtype = autocast_dtype(device) if use_amp else None
     fn = loss_fn if loss_fn is not None else (lambda out, y: torch.zeros((), device=out.device))
     res = _run_epoch(model, loader, loss_fn=fn, device=device, amp_dtype=amp_dtype)
+    res.pop("first_loss")
     if loss_fn is None:
         res.pop("loss")
     if "acc" in res:
         res["accuracy"] = res.pop("acc")
     return res
-
-
-def adam_minimize(
-    loss_fn: Callable[[], torch.Tensor],
-    params: Iterable[torch.Tensor],
-    *,
-    num_steps: int,
-    lr: float,
-) -> list[float]:
-    """Full-batch Adam on a scalar loss, :math:`\\theta_{k+1} = \\operatorname{Adam}(\\theta_k,
-    \\nabla_\\theta L(\\theta_k); \\eta)`, for ``num_steps`` steps: the one fitting loop of the GP
-    helpers (type-II maximum likelihood in :mod:`~transfer_utils.bayes.gp_scratch` and
-    :mod:`~transfer_utils.bayes.gp_models`, the ELBO in :mod:`~transfer_utils.bayes.gp_classification`).
-
-    Args:
-        loss_fn: computes :math:`L(\\theta)` (a scalar tensor) from the parameters ``params``.
-
-    Returns:
-        :math:`L(\\theta_k)` for :math:`k = 0, \\dots,` ``num_steps`` - 1.
-
-    Raises:
-        ValueError: no parameters, a negative ``num_steps`` or a non-positive ``lr``.
-    """
-    params = list(params)
-    if not params:
-        raise ValueError("adam_minimize needs at least one parameter to optimise.")
-    if not isinstance(num_steps, int) or num_steps < 0:
-        raise ValueError(f"num_steps must be a non-negative int, got {num_steps!r}.")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr}.")
-    optimizer = torch.optim.Adam(params, lr=lr)
-    losses: list[float] = []
-    for _ in range(num_steps):
-        optimizer.zero_grad()
-        loss = loss_fn()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
