@@ -68,6 +68,17 @@ def test_check_finite_counts_what_is_wrong_and_passes_integers():
         check_finite(T, "T", advice="fix it")
 
 
+def test_check_finite_is_exact_where_the_fast_sum_overflows():
+    big = torch.full((4,), 3e38)  # finite entries whose float32 sum overflows to inf
+    assert not torch.isfinite(big.sum())
+    check_finite(big, "big")
+    check_finite(torch.tensor([1 + 2j, 3 - 1j]), "z")
+    with pytest.raises(ValueError, match="z contains 1 NaN"):
+        check_finite(torch.tensor([1 + 2j, complex(float("nan"), 0)]), "z")
+    with pytest.raises(ValueError, match="w contains 1 NaN"):
+        check_finite(torch.tensor([1.0, float("nan")], requires_grad=True), "w")
+
+
 def test_check_features_and_xy_refuse_nan_and_mixed_dtypes():
     with pytest.raises(ValueError, match="F contains 1 NaN"):
         check_features(torch.tensor([[0.0, float("nan")]]), "F")

@@ -67,7 +67,7 @@ class GaussianPrior:
         """:math:`\\mathcal N(0, \\alpha^{-1} I)`; ``precision=0`` is the flat (improper) prior."""
         check_int(dim, "dim", minimum=1)
         check_positive(precision, "precision", allow_zero=True,
-                       advice="Prior precision must be >= 0 (0 is the flat prior).")
+                       advice="0 is the flat (improper) prior.")
         return cls(torch.zeros(dim, dtype=dtype, device=device),
                    precision * torch.eye(dim, dtype=dtype, device=device))
 
