@@ -64,6 +64,7 @@ from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.linear_model import LogisticRegression
 from tqdm.auto import tqdm
 
+from transfer_utils.calculus import irls as tu_irls  # the package's IRLS, next to the one built here
 from transfer_utils.calculus import newton as tu_newton  # the package's Newton methods, next to the ones built here
 from transfer_utils.core.device import device_report, get_device
 from transfer_utils.calculus.landscapes import four_wells, logistic_loss, quadratic_with_condition
@@ -370,7 +371,7 @@ assert near.converged and rescued.converged and abs(rescued.x.item()) < 1e-10
 # with $W = \operatorname{diag}(p_i(1-p_i))$. The Hessian is positive definite, so pure Newton is safe
 # near the solution, and each Newton step is a weighted least-squares problem: **iteratively
 # reweighted least squares** (IRLS), the standard fitting algorithm for generalised linear models.
-# IRLS forms $X^\top W X$ in closed form (the loop below; `tu_newton.logistic_irls` in the package);
+# IRLS forms $X^\top W X$ in closed form (the loop below; `tu_irls.logistic_irls` in the package);
 # `newton_minimize` gets the same Hessian from autograd. Between Newton and GD sits **L-BFGS** (Liu
 # and Nocedal, 1989), which builds a low-rank approximation of the inverse Hessian from the last few
 # gradient differences.
@@ -424,7 +425,7 @@ for dname, (X, y) in tqdm(datasets.items(), desc="data sets"):
     w0 = torch.zeros(d, dtype=torch.float64)
     tu_newton.newton_minimize(f, w0, max_iter=1)  # warm up torch.func once, so that timings are fair
     methods = {
-        "Newton (IRLS, closed-form Hessian)": lambda: tu_newton.logistic_irls(X, y, l2=l2, tol=tol),
+        "Newton (IRLS, closed-form Hessian)": lambda: tu_irls.logistic_irls(X, y, l2=l2, tol=tol),
         "Newton (autograd Hessian)": lambda: tu_newton.newton_minimize(f, w0, tol=tol),
         "L-BFGS (m = 10)": lambda: lbfgs(f, w0, tol=tol, max_iter=1000),
         "GD (lr = 1/L)": lambda: gradient_descent(f, w0, lr=1 / L, tol=tol, max_iter=max_gd),
@@ -462,15 +463,15 @@ plot_convergence(curves[dname], x=times, ax=axes[1], ylabel=r"$\|\nabla f(w_k)\|
 plt.show()
 
 # %% [markdown]
-# **Check.** The IRLS loop above takes the same steps as the package's `tu_newton.logistic_irls` on
+# **Check.** The IRLS loop above takes the same steps as the package's `tu_irls.logistic_irls` on
 # both data sets, for as many steps as the package needs to reach the tolerance (same operations:
 # tolerance $10^{-12}$, as for `newton_minimize`).
 
 # %%
 for X_d, y_d in datasets.values():
-    steps = tu_newton.logistic_irls(X_d, y_d, l2=l2, tol=tol).n_iter
+    steps = tu_irls.logistic_irls(X_d, y_d, l2=l2, tol=tol).n_iter
     torch.testing.assert_close(logistic_irls(X_d, y_d, l2=l2, max_iter=steps),
-                               tu_newton.logistic_irls(X_d, y_d, l2=l2, tol=0.0, max_iter=steps).xs,
+                               tu_irls.logistic_irls(X_d, y_d, l2=l2, tol=0.0, max_iter=steps).xs,
                                rtol=1e-12, atol=1e-12)
 
 # %% [markdown]
@@ -714,7 +715,7 @@ assert gd_iters[0.01] < gd_iters[1.0]
 # for d_syn in (10, 100, 400):
 #     Xs = torch.randn(2000, d_syn, dtype=torch.float64)
 #     ys = (torch.rand(2000, dtype=torch.float64) < torch.sigmoid(Xs[:, 0])).double()
-#     t0 = time.perf_counter(); r = tu_newton.logistic_irls(Xs, ys, l2=1e-2, max_iter=1, tol=0.0); t1 = time.perf_counter()
+#     t0 = time.perf_counter(); r = tu_irls.logistic_irls(Xs, ys, l2=1e-2, max_iter=1, tol=0.0); t1 = time.perf_counter()
 #     gradient_descent(lambda w: logistic_loss(w, Xs, ys, 1e-2), torch.zeros(d_syn, dtype=torch.float64),
 #                      lr=0.1, max_iter=10, tol=0.0); t2 = time.perf_counter()
 #     print(d_syn, t1 - t0, (t2 - t1) / 10)
@@ -733,7 +734,7 @@ assert gd_iters[0.01] < gd_iters[1.0]
 #
 # ```python
 # for l2_source in (1e-1, 1e-3):
-#     w_src = tu_newton.logistic_irls(X, y, l2=l2_source).x
+#     w_src = tu_irls.logistic_irls(X, y, l2=l2_source).x
 #     warm = tu_newton.newton_minimize(f_bc, w_src, tol=1e-10, line_search=True).n_iter
 #     cold = tu_newton.newton_minimize(f_bc, torch.zeros_like(w_src), tol=1e-10, line_search=True).n_iter
 #     print(l2_source, cold, warm)

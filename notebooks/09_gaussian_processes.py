@@ -68,7 +68,8 @@ from transfer_utils.bayes.gp_models import (
     transfer_hyperparameters,
 )
 from transfer_utils.bayes.plots import plot_gp_band
-from transfer_utils.bayes.gp_scratch import GPHyperparameters, fit_hyperparameters
+from transfer_utils.bayes.gp_fit import fit_hyperparameters
+from transfer_utils.bayes.gp_scratch import GPHyperparameters
 from transfer_utils.core.plotting import plot_curves, use_course_style
 from transfer_utils.core.profile import get_profile
 from transfer_utils.core.seed import seed_everything

@@ -45,7 +45,8 @@ from transfer_utils.nets.backbones import load_backbone  # noqa: E402
 from transfer_utils.nets.scratch import SmallCNN, train_scratch  # noqa: E402
 from transfer_utils.nets.features import extract_features, feature_cache_path  # noqa: E402
 from transfer_utils.nets.source_models import get_digit_source_model  # noqa: E402
-from transfer_utils.nets.training import autocast_dtype, evaluate, fit, to_device  # noqa: E402
+from transfer_utils.nets.batches import autocast_dtype, to_device  # noqa: E402
+from transfer_utils.nets.training import evaluate, fit  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from transfer_utils.bayes.gp_models import make_exact_gp, predict, set_hyperparameters
+from transfer_utils.bayes.gp_fit import fit_hyperparameters
 from transfer_utils.bayes.gp_scratch import (
     GPHyperparameters,
-    fit_hyperparameters,
     gp_posterior,
     lml_gradient_analytic,
     log_marginal_likelihood,

@@ -12,12 +12,12 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from transfer_utils.calculus.landscapes import four_wells, logistic_loss, make_quadratic, rosenbrock, saddle
+from transfer_utils.calculus.irls import logistic_irls
 from transfer_utils.calculus.newton import (
     SingularHessianError,
     conjugate_gradient,
     hessian,
     hvp,
-    logistic_irls,
     newton_minimize,
     newton_root,
 )

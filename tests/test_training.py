@@ -5,7 +5,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from transfer_utils.nets.training import autocast_dtype, evaluate, fit, to_device
+from transfer_utils.nets.batches import autocast_dtype, to_device
+from transfer_utils.nets.training import evaluate, fit
 
 CPU = torch.device("cpu")
 
@@ -98,7 +99,7 @@ def test_autocast_dtype_only_on_cuda():
 
 def test_adam_minimize_matches_a_hand_written_adam():
     """adam_minimize against Adam's update written out (Kingma and Ba, Algorithm 1) on a quadratic."""
-    from transfer_utils.nets.training import adam_minimize
+    from transfer_utils.nets.adam import adam_minimize
 
     target = torch.tensor([3.0, -1.0], dtype=torch.float64)
     x = torch.zeros(2, dtype=torch.float64, requires_grad=True)

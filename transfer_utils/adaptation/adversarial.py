@@ -42,7 +42,8 @@ from torch import nn
 
 from transfer_utils.adaptation.loss import AdaptationLoss
 from transfer_utils.adaptation.grl import GradientReversalLayer
-from transfer_utils.core.validation import check_feature_pair
+from transfer_utils.core.validation import (FEATURE_ADVICE, check_feature_pair, check_finite, check_interval,
+                                            check_same_dtype, check_tensor)
 
 __all__ = ["DomainDiscriminator", "multilinear_map", "entropy", "AdversarialLoss", "DANNLoss", "CDANLoss"]
 
@@ -68,8 +69,7 @@ class DomainDiscriminator(nn.Module):
                         ("num_hidden", num_hidden)):
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}.")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
+        check_interval(dropout, "dropout", 0.0, 1.0, include_high=False)
         self.in_features = in_features
         layers: list[nn.Module] = []
         width = in_features
@@ -91,11 +91,16 @@ class DomainDiscriminator(nn.Module):
                 f"{tuple(x.shape)}. Build it with in_features equal to the feature size "
                 f"(for CDAN: num_classes * feature size)."
             )
+        weight = self.net[0].weight
+        if x.dtype != weight.dtype:
+            raise TypeError(
+                f"The features are {x.dtype} but the DomainDiscriminator's weights are {weight.dtype}; "
+                f"convert one, e.g. discriminator.to(features.dtype) or features.to({weight.dtype}).")
         return self.net(x).squeeze(1)
 
 
 def _check_features(f_src: torch.Tensor, f_tgt: torch.Tensor) -> None:
-    check_feature_pair(f_src, f_tgt, ("f_src", "f_tgt"), need="each domain's batch")
+    check_feature_pair(f_src, f_tgt, ("f_src", "f_tgt"), need="each domain's batch", advice=FEATURE_ADVICE)
 
 
 def multilinear_map(g: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
@@ -110,14 +115,37 @@ def multilinear_map(g: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     Returns:
         Shape (N, C * d).
     """
+    check_tensor(g, "g")
+    check_tensor(f, "f")
     if g.ndim != 2 or f.ndim != 2 or g.shape[0] != f.shape[0]:
         raise ValueError(f"multilinear_map expects g (N, C) and f (N, d) with the same N, got "
                          f"{tuple(g.shape)} and {tuple(f.shape)}.")
+    check_same_dtype((f, g), ("f", "g"))
+    check_finite(g, "g", advice=FEATURE_ADVICE)
+    check_finite(f, "f", advice=FEATURE_ADVICE)
+    return _multilinear_map(g, f)
+
+
+def _multilinear_map(g: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     return torch.einsum("nc,nd->ncd", g, f).reshape(f.shape[0], -1)
 
 
 def entropy(p: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Shannon entropy :math:`-\\sum_c p_c \\log p_c` of each row of ``p`` (shape (N, C) -> (N,))."""
+    """Shannon entropy :math:`-\\sum_c p_c \\log p_c` of each row of ``p`` (shape (N, C) -> (N,)).
+
+    Raises:
+        ValueError: ``p`` is not (N, C), or holds NaN, inf or a negative entry.
+    """
+    check_tensor(p, "p")
+    if p.ndim != 2:
+        raise ValueError(f"p must have shape (N, C) (one distribution per row), got {tuple(p.shape)}.")
+    check_finite(p, "p")
+    if bool((p < 0).any()):
+        raise ValueError("p must hold probabilities (>= 0); pass softmax(logits), not the logits.")
+    return _entropy(p, eps)
+
+
+def _entropy(p: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     return -(p * torch.log(p + eps)).sum(1)
 
 
@@ -215,11 +243,14 @@ class CDANLoss(AdversarialLoss):
                                  f"its features, got {tuple(lg.shape)}.")
         if logits_src.shape[1] != logits_tgt.shape[1]:
             raise ValueError("logits_src and logits_tgt have different numbers of classes.")
+        check_same_dtype((f_src, logits_src, logits_tgt), ("f_src", "logits_src", "logits_tgt"))
+        check_finite(logits_src, "logits_src", advice=FEATURE_ADVICE)
+        check_finite(logits_tgt, "logits_tgt", advice=FEATURE_ADVICE)
         f = torch.cat([f_src, f_tgt])
         g = torch.softmax(torch.cat([logits_src, logits_tgt]), dim=1).detach()
-        h = multilinear_map(g, f)
+        h = _multilinear_map(g, f)
         logits = self.discriminator(self.grl(h))
-        weights = 1.0 + torch.exp(-entropy(g)) if self.entropy_conditioning else None
+        weights = 1.0 + torch.exp(-_entropy(g)) if self.entropy_conditioning else None
         loss, acc = _domain_bce(logits, f_src.shape[0], weights)
         self.last_domain_accuracy = acc
         return loss

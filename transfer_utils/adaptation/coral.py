@@ -33,34 +33,40 @@ import torch
 from torch import nn
 
 from transfer_utils.adaptation.loss import AdaptationLoss
-from transfer_utils.core.validation import check_feature_pair, check_features
+from transfer_utils.core.validation import (FEATURE_ADVICE, check_feature_pair, check_features, check_finite,
+                                            check_number, check_positive, check_tensor)
 
 __all__ = ["covariance", "matrix_power_sym", "coral_transform", "coral_loss", "CORALLoss"]
 
 
-def _check_features(F: torch.Tensor, name: str, min_rows: int = 2) -> None:
-    check_features(F, name, min_rows=min_rows, need="a covariance")
-
-
 def _check_pair(Fs: torch.Tensor, Ft: torch.Tensor, names: tuple[str, str]) -> None:
-    check_feature_pair(Fs, Ft, names, min_rows=2, need="a covariance")
+    check_feature_pair(Fs, Ft, names, min_rows=2, need="a covariance", advice=FEATURE_ADVICE)
+
+
+def _covariance(F: torch.Tensor) -> torch.Tensor:
+    Fc = F - F.mean(0, keepdim=True)
+    return Fc.T @ Fc / (F.shape[0] - 1)
 
 
 def covariance(F: torch.Tensor) -> torch.Tensor:
     """Unbiased sample covariance of the rows of ``F`` (shape (n, d) -> (d, d)), differentiable."""
-    _check_features(F, "F")
-    Fc = F - F.mean(0, keepdim=True)
-    return Fc.T @ Fc / (F.shape[0] - 1)
+    check_features(F, "F", min_rows=2, need="a covariance")
+    return _covariance(F)
 
 
 def matrix_power_sym(C: torch.Tensor, power: float, eps: float = 0.0) -> torch.Tensor:
     """:math:`(C + \\varepsilon I)^{p}` of a symmetric positive (semi-)definite matrix by ``eigh``.
 
     Raises:
-        ValueError: a negative power of a matrix that is singular after adding ``eps``.
+        ValueError: a non-square ``C``, NaN or inf in it, a negative ``eps``, or a negative power of
+            a matrix that is singular after adding ``eps``.
     """
+    check_tensor(C, "C")
     if C.ndim != 2 or C.shape[0] != C.shape[1]:
         raise ValueError(f"C must be a square matrix, got shape {tuple(C.shape)}.")
+    check_finite(C, "C")
+    power = check_number(power, "power")
+    check_positive(eps, "eps", allow_zero=True)
     Csym = 0.5 * (C + C.T) + eps * torch.eye(C.shape[0], dtype=C.dtype, device=C.device)
     evals, evecs = torch.linalg.eigh(Csym)
     tol = evals.abs().max().clamp_min(1.0) * C.shape[0] * torch.finfo(C.dtype).eps
@@ -93,10 +99,9 @@ def coral_transform(
         A classifier trained on them is then applied to the untouched target.
     """
     _check_pair(X_src, X_tgt, ("X_src", "X_tgt"))
-    if eps < 0:
-        raise ValueError(f"eps must be >= 0, got {eps}.")
+    check_positive(eps, "eps", allow_zero=True)
     Xs, Xt = X_src.double(), X_tgt.double()
-    A = matrix_power_sym(covariance(Xs), -0.5, eps) @ matrix_power_sym(covariance(Xt), 0.5, eps)
+    A = matrix_power_sym(_covariance(Xs), -0.5, eps) @ matrix_power_sym(_covariance(Xt), 0.5, eps)
     if center:
         out = (Xs - Xs.mean(0)) @ A + Xt.mean(0)
     else:
@@ -116,7 +121,7 @@ def coral_loss(f_src: torch.Tensor, f_tgt: torch.Tensor) -> torch.Tensor:
     """
     _check_pair(f_src, f_tgt, ("f_src", "f_tgt"))
     d = f_src.shape[1]
-    diff = covariance(f_src) - covariance(f_tgt)
+    diff = _covariance(f_src) - _covariance(f_tgt)
     return (diff * diff).sum() / (4.0 * d * d)
 
 

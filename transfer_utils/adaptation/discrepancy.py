@@ -28,6 +28,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from transfer_utils.core.validation import check_int, check_positive
+
 __all__ = ["domain_classifier_error", "proxy_a_distance"]
 
 ArrayLike = torch.Tensor | np.ndarray
@@ -68,8 +70,8 @@ def domain_classifier_error(F_src: ArrayLike, F_tgt: ArrayLike, *, seed: int = 0
     if Xs.shape[1] != Xt.shape[1]:
         raise ValueError(f"F_src and F_tgt must have the same feature dimension, got {Xs.shape[1]} "
                          f"and {Xt.shape[1]}.")
-    if C <= 0:
-        raise ValueError(f"C must be positive, got {C}.")
+    check_positive(C, "C")
+    check_int(seed, "seed", minimum=0)
     rng = np.random.default_rng(seed)
     n = min(len(Xs), len(Xt))
     Xs = Xs[rng.permutation(len(Xs))[:n]]

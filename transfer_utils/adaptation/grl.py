@@ -34,20 +34,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from transfer_utils.core.validation import check_positive
+
 __all__ = ["GradientReversalFunction", "grad_reverse", "dann_lambda", "GradientReversalLayer"]
 
 
 def _check_lambda(lambd: float, name: str = "lambd") -> float:
-    try:
-        value = float(lambd)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {type(lambd).__name__}.") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(
-            f"{name} must be a finite number >= 0, got {lambd!r}. A negative value would turn the "
-            f"reversal back into ordinary descent (the features would help the discriminator)."
-        )
-    return value
+    check_positive(lambd, name, allow_zero=True, advice=(
+        "A negative value would turn the reversal back into ordinary descent (the features would "
+        "help the discriminator)."))
+    return float(lambd)
 
 
 class GradientReversalFunction(torch.autograd.Function):
@@ -84,8 +80,7 @@ def dann_lambda(progress: float, *, max_value: float = 1.0, gamma: float = 10.0)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"progress must be in [0, 1] (step / total steps), got {progress!r}.")
     _check_lambda(max_value, "max_value")
-    if gamma < 0:
-        raise ValueError(f"gamma must be >= 0, got {gamma}.")
+    check_positive(gamma, "gamma", allow_zero=True)
     return max_value * (2.0 / (1.0 + math.exp(-gamma * p)) - 1.0)
 
 
@@ -106,8 +101,7 @@ class GradientReversalLayer(nn.Module):
     def __init__(self, max_lambda: float = 1.0, *, gamma: float = 10.0, schedule: bool = True) -> None:
         super().__init__()
         self.max_lambda = _check_lambda(max_lambda, "max_lambda")
-        if gamma < 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma}.")
+        check_positive(gamma, "gamma", allow_zero=True)
         self.gamma = float(gamma)
         self.schedule = bool(schedule)
         self.progress = 0.0

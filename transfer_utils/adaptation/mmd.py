@@ -39,7 +39,7 @@ from torch import nn
 
 from transfer_utils.adaptation.loss import AdaptationLoss
 from transfer_utils.core.distances import sq_dists
-from transfer_utils.core.validation import check_feature_pair
+from transfer_utils.core.validation import FEATURE_ADVICE, check_feature_pair, check_positive
 
 __all__ = ["DEFAULT_BANDWIDTH_FACTORS", "median_bandwidth", "gaussian_kernel", "mmd2", "MMDLoss"]
 
@@ -48,7 +48,7 @@ DEFAULT_BANDWIDTH_FACTORS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 def _check_pair(X: torch.Tensor, Y: torch.Tensor, *, min_rows: int = 1) -> None:
-    check_feature_pair(X, Y, ("X", "Y"), min_rows=min_rows, need="this estimate")
+    check_feature_pair(X, Y, ("X", "Y"), min_rows=min_rows, need="this estimate", advice=FEATURE_ADVICE)
 
 
 def median_bandwidth(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
@@ -66,6 +66,10 @@ def median_bandwidth(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
         A scalar tensor on the inputs' device.
     """
     _check_pair(X, Y)
+    return _median_bandwidth(X, Y)
+
+
+def _median_bandwidth(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         Z = torch.cat([X, Y]).detach()
         D = sq_dists(Z, Z)
@@ -82,13 +86,12 @@ def median_bandwidth(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
 def _as_sigmas(sigmas: float | Sequence[float] | torch.Tensor | None, X: torch.Tensor,
                Y: torch.Tensor) -> torch.Tensor:
     if sigmas is None:
-        base = median_bandwidth(X, Y)
+        base = _median_bandwidth(X, Y)
         return base * torch.tensor(DEFAULT_BANDWIDTH_FACTORS, dtype=X.dtype, device=X.device)
     s = torch.as_tensor(sigmas, dtype=X.dtype).to(X.device).reshape(-1).detach()
     if s.numel() == 0:
         raise ValueError("sigmas is empty; pass at least one bandwidth or None for the default.")
-    if not bool(torch.isfinite(s).all()) or bool((s <= 0).any()):
-        raise ValueError(f"Every bandwidth must be positive and finite, got {s.tolist()}.")
+    check_positive(s, "sigmas", advice="Every bandwidth must be positive and finite.")
     return s
 
 
@@ -105,7 +108,10 @@ def gaussian_kernel(X: torch.Tensor, Y: torch.Tensor,
         Shape (m, n), differentiable in ``X`` and ``Y``.
     """
     _check_pair(X, Y)
-    s = _as_sigmas(sigmas, X, Y)
+    return _gaussian_kernel(X, Y, _as_sigmas(sigmas, X, Y))
+
+
+def _gaussian_kernel(X: torch.Tensor, Y: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     D = sq_dists(X, Y)
     return torch.exp(-D.unsqueeze(0) / (2.0 * s.view(-1, 1, 1) ** 2)).mean(0)
 
@@ -130,14 +136,14 @@ def mmd2(
         A scalar tensor, differentiable with respect to ``X`` and ``Y``.
 
     Raises:
-        ValueError: not 2-D, different feature sizes, empty samples, different devices, or a
-            non-positive bandwidth.
+        ValueError: not 2-D, different feature sizes, empty samples, NaN or inf, different
+            devices, or a non-positive bandwidth. TypeError: different dtypes.
     """
     _check_pair(X, Y, min_rows=2 if unbiased else 1)
     s = _as_sigmas(sigmas, X, Y)
-    Kxx = gaussian_kernel(X, X, s)
-    Kyy = gaussian_kernel(Y, Y, s)
-    Kxy = gaussian_kernel(X, Y, s)
+    Kxx = _gaussian_kernel(X, X, s)
+    Kyy = _gaussian_kernel(Y, Y, s)
+    Kxy = _gaussian_kernel(X, Y, s)
     m, n = X.shape[0], Y.shape[0]
     if unbiased:
         kxx = (Kxx.sum() - Kxx.diagonal().sum()) / (m * (m - 1))
@@ -164,8 +170,11 @@ class MMDLoss(AdaptationLoss):
     def __init__(self, sigmas: float | Sequence[float] | None = None, unbiased: bool = False) -> None:
         super().__init__()
         self.sigmas = None if sigmas is None else tuple(float(s) for s in torch.as_tensor(sigmas).reshape(-1))
-        if self.sigmas is not None and (len(self.sigmas) == 0 or min(self.sigmas) <= 0):
-            raise ValueError(f"sigmas must be positive, got {self.sigmas}.")
+        if self.sigmas is not None:
+            if len(self.sigmas) == 0:
+                raise ValueError("sigmas is empty; pass at least one bandwidth or None for the default.")
+            for s in self.sigmas:
+                check_positive(s, "sigmas")
         self.unbiased = bool(unbiased)
 
     def forward(self, f_src: torch.Tensor, f_tgt: torch.Tensor) -> torch.Tensor:

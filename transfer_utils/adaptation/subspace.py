@@ -27,18 +27,13 @@ from typing import NamedTuple
 
 import torch
 
+from transfer_utils.core.validation import check_feature_pair, check_features
+
 __all__ = ["pca_basis", "SubspaceAlignment", "subspace_alignment"]
 
 
 def _check(X: torch.Tensor, name: str) -> None:
-    if not isinstance(X, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(X).__name__}.")
-    if X.ndim != 2:
-        raise ValueError(f"{name} must have shape (n_samples, n_features), got {tuple(X.shape)}.")
-    if X.shape[0] < 2:
-        raise ValueError(f"{name} has {X.shape[0]} samples; PCA needs at least 2 (empty batch?).")
-    if not X.is_floating_point():
-        raise TypeError(f"{name} must be floating point, got {X.dtype}.")
+    check_features(X, name, min_rows=2, need="PCA")
 
 
 def pca_basis(X: torch.Tensor, d: int) -> torch.Tensor:
@@ -78,13 +73,7 @@ def subspace_alignment(X_src: torch.Tensor, X_tgt: torch.Tensor, d: int) -> Subs
         :class:`SubspaceAlignment` with :math:`Z_s = (X_s-\\bar x_s) P_s M`, :math:`Z_t = (X_t-\\bar x_t) P_t`
         and :math:`M = P_s^\\top P_t`.
     """
-    _check(X_src, "X_src")
-    _check(X_tgt, "X_tgt")
-    if X_src.shape[1] != X_tgt.shape[1]:
-        raise ValueError(f"X_src and X_tgt must have the same feature size, got {X_src.shape[1]} "
-                         f"and {X_tgt.shape[1]}.")
-    if X_src.device != X_tgt.device:
-        raise ValueError(f"X_src is on {X_src.device}, X_tgt on {X_tgt.device}; use one device.")
+    check_feature_pair(X_src, X_tgt, ("X_src", "X_tgt"), min_rows=2, need="PCA")
     P_s, P_t = pca_basis(X_src, d), pca_basis(X_tgt, d)
     M = P_s.T @ P_t
     Z_src = (X_src - X_src.mean(0)) @ (P_s @ M)

@@ -32,7 +32,9 @@ from torch import nn
 from transfer_utils.adaptation.loss import AdaptationLoss
 from transfer_utils.core.device import resolve_device
 from transfer_utils.core.progress import progress_bar
-from transfer_utils.nets.training import evaluate, show_latest, to_device
+from transfer_utils.core.validation import check_positive
+from transfer_utils.nets.batches import to_device
+from transfer_utils.nets.training import evaluate, show_latest
 
 __all__ = ["TensorLoader", "ForeverIterator", "train_da"]
 
@@ -170,8 +172,9 @@ def train_da(
     """
     if not isinstance(num_steps, int) or num_steps < 1:
         raise ValueError(f"num_steps must be a positive int, got {num_steps!r}.")
-    if not trade_off >= 0:
-        raise ValueError(f"trade_off must be >= 0, got {trade_off}.")
+    check_positive(trade_off, "trade_off", allow_zero=True)
+    if grad_clip is not None:
+        check_positive(grad_clip, "grad_clip")
     if adaptation_loss is not None and target_loader is None:
         raise ValueError("An adaptation loss needs a target_loader of unlabelled target batches.")
     if adaptation_loss is not None and not isinstance(adaptation_loss, AdaptationLoss):

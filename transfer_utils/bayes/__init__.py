@@ -5,6 +5,10 @@ Modules:
 
 * :mod:`gp_classification`: Binary GP classification done right: a variational (approximate) GP with
   a Bernoulli likelihood.
+* :mod:`gp_fit`: Type-II maximum likelihood for the from-scratch GP: Adam on the log
+  hyperparameters.
+* :mod:`gp_hyper`: Set a GPyTorch GP's hyperparameters, or copy them from a source GP to a target
+  GP.
 * :mod:`gp_models`: GPyTorch regression models for transfer: exact GP, multitask (ICM) GP, source-
   mean GP.
 * :mod:`gp_multitask`: A multitask GP with the intrinsic coregionalisation model (ICM) for source-
@@ -23,4 +27,4 @@ helper from the module that defines it, for example ``from transfer_utils.bayes.
 import ...``; this package re-exports nothing.
 """
 
-__all__ = ['gp_classification', 'gp_models', 'gp_multitask', 'gp_scratch', 'laplace', 'metrics', 'plots']
+__all__ = ['gp_classification', 'gp_fit', 'gp_hyper', 'gp_models', 'gp_multitask', 'gp_scratch', 'laplace', 'metrics', 'plots']

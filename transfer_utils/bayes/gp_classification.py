@@ -17,8 +17,9 @@ from __future__ import annotations
 import gpytorch
 import torch
 
-from transfer_utils.bayes.laplace import check_binary_labels
-from transfer_utils.nets.training import adam_minimize
+from transfer_utils.core.validation import (check_binary_labels, check_features, check_int, check_positive,
+                                            check_same_dtype, check_tensor)
+from transfer_utils.nets.adam import adam_minimize
 
 __all__ = ["VariationalGPClassifier", "fit_gp_classifier", "predict_proba_gp"]
 
@@ -81,6 +82,12 @@ def fit_gp_classifier(
     y = check_binary_labels(y).to(X.dtype)
     if len(X) != len(y) or len(X) == 0:
         raise ValueError(f"X has {len(X)} rows and y has {len(y)} labels; need the same, non-zero count.")
+    check_features(X, "X")
+    check_int(num_inducing, "num_inducing", minimum=1)
+    check_int(num_iters, "num_iters", minimum=0)
+    check_positive(lr, "lr")
+    if lengthscale is not None:
+        check_positive(lengthscale, "lengthscale")
     idx = torch.randperm(len(X), generator=generator)[: min(num_inducing, len(X))]
     model = VariationalGPClassifier(X[idx].clone(), ard=ard).to(X)
     if lengthscale is None:
@@ -110,8 +117,12 @@ def predict_proba_gp(
     Returns:
         Probabilities, shape (m,).
     """
+    check_tensor(X, "X")
     if X.ndim != 2 or X.shape[1] != model.input_dim:
         raise ValueError(f"X must have shape (m, {model.input_dim}), got {tuple(X.shape)}.")
+    inducing = model.variational_strategy.inducing_points
+    check_same_dtype((inducing, X), ("the model's inducing points", "X"))
+    check_features(X, "X")
     model.eval()
     likelihood.eval()
     with torch.no_grad():

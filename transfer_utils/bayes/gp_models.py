@@ -23,9 +23,11 @@ from __future__ import annotations
 import gpytorch
 import torch
 
+from transfer_utils.bayes.gp_hyper import set_hyperparameters, transfer_hyperparameters
 from transfer_utils.bayes.gp_multitask import MultitaskGP, check_task, make_multitask_gp, task_correlation
-from transfer_utils.nets.training import adam_minimize
-from transfer_utils.core.validation import check_xy
+from transfer_utils.nets.adam import adam_minimize
+from transfer_utils.core.validation import (check_finite, check_int, check_positive, check_same_dtype,
+                                            check_tensor, check_xy)
 
 __all__ = [
     "ExactGPModel",
@@ -43,7 +45,11 @@ __all__ = [
 
 
 def _check_train(X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return check_xy(X, y, allow_1d=True)
+    X, y = check_xy(X, y, allow_1d=True)
+    if not X.is_floating_point():
+        raise TypeError(f"X must be a floating-point tensor (float64 recommended), got {X.dtype}.")
+    check_same_dtype((X, y), ("X", "y"))
+    return X, y
 
 
 class ExactGPModel(gpytorch.models.ExactGP):
@@ -154,7 +160,18 @@ def fit_gp(
 
     Returns:
         The loss (negative marginal log likelihood per point) at every iteration.
+
+    Raises:
+        ValueError: NaN or inf in the model's training data, or a bad ``num_iters`` or ``lr``.
+        FloatingPointError: the fit diverged (see :func:`~transfer_utils.nets.training.adam_minimize`),
+            or the kernel matrix stopped being positive definite on the way; lower ``lr``.
     """
+    check_int(num_iters, "num_iters", minimum=0)
+    check_positive(lr, "lr")
+    for T in model.train_inputs:
+        if T.is_floating_point():
+            check_finite(T, "the model's training inputs (X)")
+    check_finite(model.train_targets, "the model's training targets (y)")
     model.train()
     likelihood.train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -162,8 +179,13 @@ def fit_gp(
     losses: list[float] = []
     if params and num_iters > 0:
         mll = gpytorch.mlls.ExactMarginalLogLikelihood(likelihood, model)
-        losses = adam_minimize(lambda: -mll(model(*model.train_inputs), model.train_targets), params,
-                               num_steps=num_iters, lr=lr)
+        try:
+            losses = adam_minimize(lambda: -mll(model(*model.train_inputs), model.train_targets), params,
+                                   num_steps=num_iters, lr=lr)
+        except (gpytorch.utils.errors.NanError, gpytorch.utils.errors.NotPSDError) as err:
+            raise FloatingPointError(
+                f"fit_gp diverged: the kernel matrix became invalid ({type(err).__name__}: {str(err)[:120]}). "
+                f"Lower lr (now {lr:g}) or check the training data.") from err
     model.eval()
     likelihood.eval()
     return losses
@@ -186,13 +208,17 @@ def predict(
         ``(mean, var)``, each of shape (m,).
 
     Raises:
-        ValueError: ``X`` has a different number of input dimensions than the training inputs.
+        ValueError: ``X`` has a different number of input dimensions than the training inputs, or
+            holds NaN or inf. TypeError: ``X`` has another dtype than the training inputs.
     """
+    check_tensor(X, "X")
     if X.ndim == 1:
         X = X.unsqueeze(-1)
     d = model.train_inputs[0].shape[-1]
     if X.ndim != 2 or X.shape[1] != d:
         raise ValueError(f"Test inputs have shape {tuple(X.shape)} but the model was trained with d={d}.")
+    check_same_dtype((model.train_inputs[0], X), ("the training inputs", "X"))
+    check_finite(X, "X")
     model.eval()
     likelihood.eval()
     with torch.no_grad(), gpytorch.settings.fast_pred_var(False):
@@ -207,61 +233,3 @@ def predict(
             f = model(X)
         dist = likelihood(f) if include_noise else f
         return dist.mean, dist.variance
-
-
-def set_hyperparameters(
-    model: ExactGPModel,
-    likelihood: gpytorch.likelihoods.GaussianLikelihood,
-    *,
-    lengthscale: float | torch.Tensor,
-    outputscale: float,
-    noise: float,
-    mean: float | None = None,
-) -> None:
-    """Set an :class:`ExactGPModel`'s hyperparameters to given values (e.g. to compare with a
-    from-scratch GP)."""
-    opts = dict(dtype=model.train_targets.dtype, device=model.train_targets.device)
-    model.covar_module.base_kernel.lengthscale = torch.as_tensor(lengthscale, **opts)
-    model.covar_module.outputscale = torch.as_tensor(outputscale, **opts)
-    likelihood.noise = torch.as_tensor(noise, **opts)
-    model.prediction_strategy = None  # drop any cached posterior
-    if mean is not None:
-        if not isinstance(model.mean_module, gpytorch.means.ConstantMean):
-            raise ValueError("Only a ConstantMean can be set to a number.")
-        model.mean_module.constant.data.fill_(float(mean))
-
-
-def transfer_hyperparameters(
-    source: ExactGPModel,
-    target: ExactGPModel,
-    *,
-    freeze: bool = True,
-    include_mean: bool = True,
-) -> ExactGPModel:
-    """Copy the kernel, noise (and constant mean) hyperparameters of a fitted source GP into a
-    target GP, optionally freezing them so that :func:`fit_gp` leaves them alone.
-
-    Raises:
-        ValueError: the two models have different input dimensions or kernel shapes (e.g. ARD
-            on one only).
-    """
-    if source.input_dim != target.input_dim:
-        raise ValueError(f"Source GP has d={source.input_dim}, target GP has d={target.input_dim}.")
-    pairs = [(source.covar_module, target.covar_module), (source.likelihood, target.likelihood)]
-    if include_mean:
-        pairs.append((source.mean_module, target.mean_module))
-    for src, tgt in pairs:
-        src_state = src.state_dict()
-        tgt_state = tgt.state_dict()
-        for key, value in src_state.items():
-            if key not in tgt_state or tgt_state[key].shape != value.shape:
-                raise ValueError(
-                    f"Cannot transfer {key!r}: shapes {tuple(value.shape)} and "
-                    f"{tuple(tgt_state[key].shape) if key in tgt_state else 'missing'} differ "
-                    "(use the same kernel, ARD setting and mean in both models)."
-                )
-        tgt.load_state_dict(src_state, strict=False)
-        if freeze:
-            for p in tgt.parameters():
-                p.requires_grad_(False)
-    return target

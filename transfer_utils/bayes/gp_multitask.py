@@ -12,7 +12,7 @@ from __future__ import annotations
 import gpytorch
 import torch
 
-from transfer_utils.core.validation import check_xy
+from transfer_utils.core.validation import check_same_dtype, check_xy
 
 __all__ = ["MultitaskGP", "check_task", "make_multitask_gp", "task_correlation"]
 
@@ -37,6 +37,7 @@ class MultitaskGP(gpytorch.models.ExactGP):
         ard: bool = False,
     ) -> None:
         X, y = check_xy(X, y, allow_1d=True)
+        check_same_dtype((X, y), ("X", "y"))
         task = check_task(task, len(X), num_tasks)
         super().__init__((X, task), y, likelihood)
         self.num_tasks = num_tasks
@@ -60,6 +61,8 @@ def check_task(task: torch.Tensor, n: int, num_tasks: int) -> torch.Tensor:
     """
     if not isinstance(task, torch.Tensor) or task.shape != (n,):
         raise ValueError(f"task must be an int64 tensor of shape ({n},), got {getattr(task, 'shape', task)}.")
+    if task.is_floating_point() and not bool((task == task.round()).all()):
+        raise ValueError(f"task must hold whole task indices, got {task.unique().tolist()[:5]}.")
     task = task.long()
     if n and (task.min() < 0 or task.max() >= num_tasks):
         raise ValueError(f"task indices must lie in [0, {num_tasks}), got {task.unique().tolist()}.")
@@ -75,8 +78,9 @@ def make_multitask_gp(
     Raises:
         ValueError: source and target inputs have different dimensions.
     """
-    X_src, y_src = check_xy(X_src, y_src, allow_1d=True)
-    X_tgt, y_tgt = check_xy(X_tgt, y_tgt, allow_1d=True)
+    X_src, y_src = check_xy(X_src, y_src, allow_1d=True, names=("X_src", "y_src"))
+    X_tgt, y_tgt = check_xy(X_tgt, y_tgt, allow_1d=True, names=("X_tgt", "y_tgt"))
+    check_same_dtype((X_src, y_src, X_tgt, y_tgt), ("X_src", "y_src", "X_tgt", "y_tgt"))
     if X_src.shape[1] != X_tgt.shape[1]:
         raise ValueError(
             f"Source inputs have d={X_src.shape[1]} but target inputs have d={X_tgt.shape[1]}; "

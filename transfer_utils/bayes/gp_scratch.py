@@ -16,6 +16,7 @@ with a constant prior mean :math:`m`. With :math:`K_y = K + \\sigma_n^2 I = LL^\
 .. math:: \\log p(y \\mid X) = -\\tfrac12 (y-m)^\\top \\alpha - \\sum_i \\log L_{ii}
           - \\tfrac{n}{2}\\log 2\\pi .
 
+The hyperparameters are fitted by :func:`transfer_utils.bayes.gp_fit.fit_hyperparameters`.
 Introduced in notebook 09.
 """
 
@@ -27,7 +28,8 @@ from dataclasses import dataclass
 import torch
 
 from transfer_utils.core.distances import sq_dists
-from transfer_utils.nets.training import adam_minimize
+from transfer_utils.core.validation import (check_finite, check_int, check_number, check_positive,
+                                            check_same_dtype, check_tensor)
 
 __all__ = [
     "GPHyperparameters",
@@ -36,7 +38,6 @@ __all__ = [
     "gp_posterior",
     "log_marginal_likelihood",
     "lml_gradient_analytic",
-    "fit_hyperparameters",
 ]
 
 
@@ -58,19 +59,29 @@ class GPHyperparameters:
 
     def __post_init__(self) -> None:
         for name in ("lengthscale", "outputscale", "noise"):
-            value = float(getattr(self, name))
-            if not value > 0 or not math.isfinite(value):
-                raise ValueError(f"GPHyperparameters.{name} must be positive and finite, got {value}.")
+            check_positive(getattr(self, name), f"GPHyperparameters.{name}")
+        check_number(self.mean, "GPHyperparameters.mean")
 
 
 def _as_2d(X: torch.Tensor, name: str) -> torch.Tensor:
-    if not isinstance(X, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(X).__name__}.")
+    """``X`` as (n, d) after checking it is a finite floating-point tensor of shape (n, d) or (n,)."""
+    check_tensor(X, name)
     if X.ndim == 1:
         X = X.unsqueeze(-1)
     if X.ndim != 2:
         raise ValueError(f"{name} must have shape (n, d) or (n,), got {tuple(X.shape)}.")
+    if not X.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor (float64 recommended), got {X.dtype}.")
+    check_finite(X, name)
     return X
+
+
+def _check_hyper(lengthscale: object, outputscale: object, noise: object = None) -> None:
+    advice = "Pass positive hyperparameters (optimise their logarithms to keep them positive)."
+    check_positive(lengthscale, "lengthscale", advice=advice)
+    check_positive(outputscale, "outputscale", advice=advice)
+    if noise is not None:
+        check_positive(noise, "noise", advice=advice)
 
 
 def rbf_kernel(
@@ -93,7 +104,8 @@ def rbf_kernel(
         The (n, m) kernel matrix.
 
     Raises:
-        ValueError: mismatched input dimensions.
+        ValueError: mismatched input dimensions, NaN or inf inputs, or a lengthscale or outputscale
+            that is not positive and finite. TypeError: inputs of different dtypes.
     """
     X1, X2 = _as_2d(X1, "X1"), _as_2d(X2, "X2")
     if X1.shape[1] != X2.shape[1]:
@@ -101,6 +113,13 @@ def rbf_kernel(
             f"Input dimensions differ: X1 has d={X1.shape[1]}, X2 has d={X2.shape[1]}; "
             "both must have the same number of columns."
         )
+    check_same_dtype((X1, X2), ("X1", "X2"))
+    _check_hyper(lengthscale, outputscale)
+    return _rbf(X1, X2, lengthscale, outputscale)
+
+
+def _rbf(X1: torch.Tensor, X2: torch.Tensor, lengthscale: float | torch.Tensor,
+         outputscale: float | torch.Tensor) -> torch.Tensor:
     return outputscale * torch.exp(-0.5 * sq_dists(X1 / lengthscale, X2 / lengthscale))
 
 
@@ -113,8 +132,12 @@ def safe_cholesky(K: torch.Tensor, jitter: float = 0.0, max_tries: int = 3) -> t
     Raises:
         ValueError: ``K`` is not square, or it stays non-positive-definite after the jitter.
     """
+    check_tensor(K, "K")
     if K.ndim != 2 or K.shape[0] != K.shape[1]:
         raise ValueError(f"Cholesky needs a square matrix, got shape {tuple(K.shape)}.")
+    check_finite(K, "K", advice="check the inputs and hyperparameters that built it")
+    check_positive(jitter, "jitter", allow_zero=True)
+    check_int(max_tries, "max_tries", minimum=0)
     eye = torch.eye(K.shape[0], dtype=K.dtype, device=K.device)
     scale = float(K.detach().diagonal().abs().mean().clamp_min(1e-12))
     jitters = [jitter] + [float(scale) * 10.0 ** (-8 + i) for i in range(max_tries)]
@@ -137,6 +160,8 @@ def _check_xy(X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
         raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} entries.")
     if X.shape[0] == 0:
         raise ValueError("Empty training data: need at least one point.")
+    check_same_dtype((X, y), ("X", "y"))
+    check_finite(y, "y")
     return X, y
 
 
@@ -162,14 +187,17 @@ def gp_posterior(
     """
     X, y = _check_xy(X, y)
     X_star = _as_2d(X_star, "X_star")
-    K = rbf_kernel(X, X, hp.lengthscale, hp.outputscale)
+    if X_star.shape[1] != X.shape[1]:
+        raise ValueError(f"Input dimensions differ: X has d={X.shape[1]}, X_star has d={X_star.shape[1]}.")
+    check_same_dtype((X, X_star), ("X", "X_star"))
+    K = _rbf(X, X, hp.lengthscale, hp.outputscale)
     K_y = K + hp.noise * torch.eye(len(X), dtype=K.dtype, device=K.device)
     L = safe_cholesky(K_y)
-    K_sn = rbf_kernel(X_star, X, hp.lengthscale, hp.outputscale)
+    K_sn = _rbf(X_star, X, hp.lengthscale, hp.outputscale)
     alpha = torch.cholesky_solve((y - hp.mean).unsqueeze(-1), L).squeeze(-1)
     mean = hp.mean + K_sn @ alpha
     V = torch.linalg.solve_triangular(L, K_sn.T, upper=False)
-    cov = rbf_kernel(X_star, X_star, hp.lengthscale, hp.outputscale) - V.T @ V
+    cov = _rbf(X_star, X_star, hp.lengthscale, hp.outputscale) - V.T @ V
     if include_noise:
         cov = cov + hp.noise * torch.eye(len(X_star), dtype=cov.dtype, device=cov.device)
     return mean, cov
@@ -192,9 +220,15 @@ def log_marginal_likelihood(
 
     Returns:
         A scalar tensor (the sum over the ``n`` points, not the mean).
+
+    Raises:
+        ValueError: bad shapes, NaN or inf data, or a lengthscale, outputscale or noise that is not
+            positive and finite (or a non-finite mean).
     """
     X, y = _check_xy(X, y)
-    K = rbf_kernel(X, X, lengthscale, outputscale)
+    _check_hyper(lengthscale, outputscale, noise)
+    check_number(mean, "mean")
+    K = _rbf(X, X, lengthscale, outputscale)
     K_y = K + noise * torch.eye(len(X), dtype=K.dtype, device=K.device)
     L = safe_cholesky(K_y)
     r = (y - mean).unsqueeze(-1)
@@ -221,7 +255,7 @@ def lml_gradient_analytic(X: torch.Tensor, y: torch.Tensor, hp: GPHyperparameter
     """
     X, y = _check_xy(X, y)
     n = len(X)
-    K = rbf_kernel(X, X, hp.lengthscale, hp.outputscale)
+    K = _rbf(X, X, hp.lengthscale, hp.outputscale)
     eye = torch.eye(n, dtype=K.dtype, device=K.device)
     L = safe_cholesky(K + hp.noise * eye)
     alpha = torch.cholesky_solve((y - hp.mean).unsqueeze(-1), L)
@@ -236,38 +270,3 @@ def lml_gradient_analytic(X: torch.Tensor, y: torch.Tensor, hp: GPHyperparameter
     grads = {name: 0.5 * (W * d).sum() for name, d in dK.items()}  # tr(W dK) for symmetric dK
     grads["mean"] = alpha.sum()
     return grads
-
-
-def fit_hyperparameters(
-    X: torch.Tensor,
-    y: torch.Tensor,
-    init: GPHyperparameters | None = None,
-    *,
-    num_steps: int = 200,
-    lr: float = 0.05,
-    learn_mean: bool = True,
-) -> tuple[GPHyperparameters, list[float]]:
-    """Type-II maximum likelihood by Adam on the log hyperparameters.
-
-    Maximises :math:`\\log p(y\\mid X,\\theta)` over :math:`\\log\\ell, \\log\\sigma_f^2, \\log\\sigma_n^2`
-    (and :math:`m`), so every positive hyperparameter stays positive.
-
-    Returns:
-        The fitted hyperparameters and the list of log marginal likelihoods per step.
-    """
-    X, y = _check_xy(X, y)
-    init = init or GPHyperparameters(mean=float(y.mean()))
-    opts = dict(dtype=X.dtype, device=X.device)
-    raw = {k: torch.tensor(math.log(getattr(init, k)), **opts, requires_grad=True)
-           for k in ("lengthscale", "outputscale", "noise")}
-    mean = torch.tensor(init.mean, **opts, requires_grad=learn_mean)
-    params = list(raw.values()) + ([mean] if learn_mean else [])
-
-    def neg_lml() -> torch.Tensor:
-        return -log_marginal_likelihood(X, y, raw["lengthscale"].exp(), raw["outputscale"].exp(),
-                                        raw["noise"].exp(), mean)
-
-    trace = [-loss for loss in adam_minimize(neg_lml, params, num_steps=num_steps, lr=lr)]
-    hp = GPHyperparameters(*(float(raw[k].exp()) for k in ("lengthscale", "outputscale", "noise")),
-                           mean=float(mean))
-    return hp, trace

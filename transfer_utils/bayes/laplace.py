@@ -9,7 +9,7 @@ The negative log posterior (up to a constant) and its derivatives are
 .. math:: \\nabla E = X^\\top(\\sigma - y) + P_0(w - m_0), \\qquad
           H = \\nabla^2 E = X^\\top \\operatorname{diag}(\\sigma_i(1-\\sigma_i)) X + P_0 .
 
-Newton's method :math:`w \\leftarrow w - H^{-1}\\nabla E` (:func:`transfer_utils.calculus.newton.logistic_irls`)
+Newton's method :math:`w \\leftarrow w - H^{-1}\\nabla E` (:func:`transfer_utils.calculus.irls.logistic_irls`)
 finds the mode :math:`\\hat w`; the Laplace
 approximation is :math:`p(w \\mid \\mathcal D) \\approx \\mathcal N(\\hat w, H(\\hat w)^{-1})`
 (MacKay 1992; Bishop 2006, section 4.5). The posterior of a source task, possibly widened, is the
@@ -24,51 +24,51 @@ from dataclasses import dataclass
 import torch
 
 from transfer_utils.calculus.landscapes import logistic_loss
-from transfer_utils.calculus.newton import SingularHessianError, logistic_irls
+from transfer_utils.calculus.irls import logistic_irls
+from transfer_utils.calculus.newton import SingularHessianError
+from transfer_utils.core.validation import (check_binary_labels, check_features, check_finite, check_int,
+                                            check_positive, check_same_dtype, check_tensor)
 
 __all__ = [
     "GaussianPrior",
     "LaplacePosterior",
-    "check_binary_labels",
     "neg_log_posterior",
     "fit_laplace_logistic",
     "predictive_proba",
 ]
 
 
-def check_binary_labels(y: torch.Tensor, name: str = "y") -> torch.Tensor:
-    """Return ``y`` as a float tensor after checking that every entry is 0 or 1.
-
-    Raises:
-        ValueError: a label other than 0/1 (e.g. -1/+1 or class indices of a multi-class task).
-    """
-    if not isinstance(y, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(y).__name__}.")
-    if y.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (one label per row), got shape {tuple(y.shape)}.")
-    values = torch.unique(y)
-    bad = values[(values != 0) & (values != 1)]
-    if len(bad):
-        raise ValueError(
-            f"A Bernoulli likelihood needs labels in {{0, 1}}, but {name} contains "
-            f"{bad[:5].tolist()}. Map -1/+1 labels with (y + 1) / 2, or binarise class indices first."
-        )
-    return y.to(torch.get_default_dtype() if not y.is_floating_point() else y.dtype)
-
-
 @dataclass
 class GaussianPrior:
-    """A Gaussian prior :math:`\\mathcal N(m_0, P_0^{-1})` given by its mean (D,) and precision (D, D)."""
+    """A Gaussian prior :math:`\\mathcal N(m_0, P_0^{-1})` given by its mean (D,) and precision (D, D).
+
+    Raises:
+        ValueError: shapes that do not match, NaN or inf, or a precision that is not symmetric.
+    """
 
     mean: torch.Tensor
     precision: torch.Tensor
+
+    def __post_init__(self) -> None:
+        check_tensor(self.mean, "mean")
+        check_tensor(self.precision, "precision")
+        D = self.mean.shape[0] if self.mean.ndim == 1 else -1
+        if self.mean.ndim != 1 or self.precision.shape != (D, D):
+            raise ValueError(f"A prior needs mean (D,) and precision (D, D), got {tuple(self.mean.shape)} "
+                             f"and {tuple(self.precision.shape)}.")
+        check_same_dtype((self.mean, self.precision), ("mean", "precision"))
+        check_finite(self.mean, "mean")
+        check_finite(self.precision, "precision")
+        if not torch.allclose(self.precision, self.precision.T):
+            raise ValueError("precision must be a symmetric matrix; symmetrise it with (P + P.T) / 2.")
 
     @classmethod
     def isotropic(cls, dim: int, precision: float = 1.0, *, dtype: torch.dtype = torch.float64,
                   device: torch.device | str | None = None) -> "GaussianPrior":
         """:math:`\\mathcal N(0, \\alpha^{-1} I)`; ``precision=0`` is the flat (improper) prior."""
-        if precision < 0:
-            raise ValueError(f"Prior precision must be >= 0, got {precision}.")
+        check_int(dim, "dim", minimum=1)
+        check_positive(precision, "precision", allow_zero=True,
+                       advice="0 is the flat (improper) prior.")
         return cls(torch.zeros(dim, dtype=dtype, device=device),
                    precision * torch.eye(dim, dtype=dtype, device=device))
 
@@ -97,16 +97,20 @@ class LaplacePosterior:
     def as_prior(self, inflate: float = 1.0) -> GaussianPrior:
         """This posterior as a prior for a new task, covariance widened by ``inflate`` >= 1:
         :math:`\\mathcal N(\\hat w, \\text{inflate}\\cdot H^{-1})` (a larger value trusts the source less)."""
-        if not inflate > 0:
-            raise ValueError(f"inflate must be positive, got {inflate}.")
+        check_positive(inflate, "inflate")
         return GaussianPrior(self.mean.clone(), self.precision / inflate)
 
 
 def _check_xy(X: torch.Tensor, y: torch.Tensor, prior: GaussianPrior) -> torch.Tensor:
     if not isinstance(X, torch.Tensor) or X.ndim != 2:
         raise ValueError(f"X must be a 2-D tensor (n, D), got {getattr(X, 'shape', type(X))}.")
+    check_tensor(y, "y")
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels.")
+    check_features(X, "X")
+    if not isinstance(prior, GaussianPrior):
+        raise TypeError(f"prior must be a GaussianPrior, got {type(prior).__name__}.")
+    check_same_dtype((X, prior.mean), ("X", "the prior's mean"))
     D = X.shape[1]
     if prior.mean.shape != (D,) or prior.precision.shape != (D, D):
         raise ValueError(
@@ -136,7 +140,7 @@ def fit_laplace_logistic(
 
     The mode minimises :math:`E(w)/n`, the mean logistic loss plus the penalty
     :math:`\\tfrac12 (w-m_0)^\\top (P_0/n)(w-m_0)`: that is
-    :func:`transfer_utils.calculus.newton.logistic_irls` with ``center`` :math:`m_0` and ``precision``
+    :func:`transfer_utils.calculus.irls.logistic_irls` with ``center`` :math:`m_0` and ``precision``
     :math:`P_0/n`, run with its backtracking line search (a damped Newton method, so it cannot
     overshoot) from the prior mean. The precision is :math:`H = n\\,\\nabla^2(E/n)` at the mode.
 
@@ -149,10 +153,13 @@ def fit_laplace_logistic(
             longer lower it in floating point).
 
     Raises:
-        ValueError: bad labels or shapes.
+        ValueError: bad labels or shapes, NaN or inf in ``X``.
+        TypeError: ``X`` and the prior of different dtypes.
         RuntimeError: no mode (a flat prior on linearly separable data sends :math:`\\lVert w\\rVert \\to \\infty`).
     """
     y = _check_xy(X, y, prior)
+    check_int(max_iters, "max_iters", minimum=0)
+    check_positive(tol, "tol", allow_zero=True)
     n, D = X.shape
     w0 = prior.mean if init is None else init
     try:
@@ -194,8 +201,11 @@ def predictive_proba(posterior: LaplacePosterior, X: torch.Tensor, *, method: st
     Returns:
         Probabilities, shape (m,).
     """
+    check_tensor(X, "X")
     if X.ndim != 2 or X.shape[1] != posterior.mean.shape[0]:
         raise ValueError(f"X must have shape (m, {posterior.mean.shape[0]}), got {tuple(X.shape)}.")
+    check_same_dtype((posterior.mean, X), ("the posterior's mean", "X"))
+    check_finite(X, "X")
     mu = X @ posterior.mean
     if method == "map":
         return torch.sigmoid(mu)

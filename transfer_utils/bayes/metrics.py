@@ -11,6 +11,9 @@ from typing import NamedTuple
 
 import torch
 
+from transfer_utils.core.validation import (check_binary_labels, check_class_labels, check_finite, check_int,
+                                            check_tensor)
+
 __all__ = [
     "rmse",
     "gaussian_nlpd",
@@ -23,11 +26,15 @@ __all__ = [
 
 
 def _check_same(*tensors: torch.Tensor, names: tuple[str, ...]) -> None:
+    for t, name in zip(tensors, names):
+        check_tensor(t, name)
     shapes = [tuple(t.shape) for t in tensors]
     if len(set(shapes)) != 1 or tensors[0].ndim != 1:
         raise ValueError(f"{', '.join(names)} must be 1-D of one length; got shapes {shapes}.")
     if tensors[0].numel() == 0:
         raise ValueError("Empty input: need at least one test point.")
+    for t, name in zip(tensors, names):
+        check_finite(t, name, advice="a metric of a NaN prediction is NaN: find where it came from")
 
 
 def rmse(y: torch.Tensor, mean: torch.Tensor) -> float:
@@ -62,6 +69,8 @@ def interval_coverage(y: torch.Tensor, mean: torch.Tensor, var: torch.Tensor, le
 
 def _as_probs(probs: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(confidence, predicted class, correct) from binary p(y=1) (n,) or class probabilities (n, K)."""
+    check_tensor(probs, "probs")
+    check_tensor(y, "y")
     if probs.ndim == 1:
         if probs.shape != y.shape:
             raise ValueError(f"probs {tuple(probs.shape)} and y {tuple(y.shape)} must match.")
@@ -75,14 +84,26 @@ def _as_probs(probs: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch
         raise ValueError(f"probs must be (n,) binary or (n, K), got {tuple(probs.shape)}.")
     if len(y) == 0:
         raise ValueError("Empty input: need at least one prediction.")
+    check_finite(probs, "probs", advice="NaN predictions have no calibration: find where they came from")
     if (probs < 0).any() or (probs > 1).any():
         raise ValueError("probs must lie in [0, 1] (pass probabilities, not logits).")
+    if probs.ndim == 1:
+        check_binary_labels(y)
+    else:
+        check_class_labels(y, "y", probs.shape[1])
     return conf.to(torch.float64), pred, (pred == y.long()).to(torch.float64)
 
 
 def bernoulli_nll(probs: torch.Tensor, y: torch.Tensor, eps: float = 1e-12) -> float:
-    """Mean negative log likelihood :math:`-\\tfrac1n\\sum_i [y_i\\log p_i + (1-y_i)\\log(1-p_i)]`."""
+    """Mean negative log likelihood :math:`-\\tfrac1n\\sum_i [y_i\\log p_i + (1-y_i)\\log(1-p_i)]`.
+
+    Raises:
+        ValueError: shapes that differ, NaN or inf, ``probs`` outside [0, 1] or labels other than 0/1.
+    """
     _check_same(probs, y, names=("probs", "y"))
+    check_binary_labels(y)
+    if (probs < 0).any() or (probs > 1).any():
+        raise ValueError("probs must lie in [0, 1] (pass probabilities, not logits).")
     p = probs.to(torch.float64).clamp(eps, 1 - eps)
     y = y.to(torch.float64)
     return float(-(y * torch.log(p) + (1 - y) * torch.log1p(-p)).mean())
@@ -99,7 +120,12 @@ class ReliabilityCurve(NamedTuple):
 
 def reliability_curve(probs: torch.Tensor, y: torch.Tensor, n_bins: int = 10) -> ReliabilityCurve:
     """Bin predictions by confidence (the probability of the predicted class) into ``n_bins``
-    equal-width bins on [0, 1] and return each bin's mean confidence and accuracy."""
+    equal-width bins on [0, 1] and return each bin's mean confidence and accuracy.
+
+    Raises:
+        ValueError: ``n_bins < 1``, bad shapes, NaN or inf, or probabilities outside [0, 1].
+    """
+    check_int(n_bins, "n_bins", minimum=1)
     conf, _, correct = _as_probs(probs, y)
     edges = torch.linspace(0, 1, n_bins + 1, dtype=torch.float64)
     idx = torch.bucketize(conf, edges[1:-1], right=False)

@@ -7,6 +7,8 @@ Modules:
   Adam, SGD.
 * :mod:`hessian_free`: Hessian-free second-order tools: Hessian-vector products and conjugate
   gradient.
+* :mod:`irls`: Newton's method for penalised logistic regression as iteratively reweighted least
+  squares (IRLS).
 * :mod:`landscapes`: Test functions for optimisation: quadratics of chosen conditioning, Rosenbrock,
   a saddle, a function with several local minima, and the logistic-regression loss.
 * :mod:`line_search`: A backtracking line search that notices when ``f`` can no longer tell two
@@ -27,4 +29,4 @@ for example ``from transfer_utils.calculus.first_order import ...``; this packag
 nothing.
 """
 
-__all__ = ['first_order', 'hessian_free', 'landscapes', 'line_search', 'newton', 'numdiff', 'optim', 'optim_base', 'plots', 'quasi_newton']
+__all__ = ['first_order', 'hessian_free', 'irls', 'landscapes', 'line_search', 'newton', 'numdiff', 'optim', 'optim_base', 'plots', 'quasi_newton']

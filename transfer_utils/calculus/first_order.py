@@ -21,12 +21,14 @@ from transfer_utils.calculus.optim_base import (
     Objective,
     OptResult,
     as_start,
+    check_budget,
     finish_result,
     non_finite_error,
     rounding_level,
     stalled_message,
     value_and_grad,
 )
+from transfer_utils.core.validation import check_int, check_interval, check_positive
 
 __all__ = ["gradient_descent", "adam", "sgd"]
 
@@ -91,14 +93,11 @@ def gradient_descent(
         DivergenceError: (a :class:`FloatingPointError`) :math:`f` blew up as above, or a value
             or gradient became inf/NaN (the step is too large); ``error.result`` holds the run.
     """
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr}.")
-    if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum}.")
+    check_positive(lr, "lr")
+    momentum = check_interval(momentum, "momentum", 0.0, 1.0, include_high=False)
     if nesterov and momentum == 0.0:
         raise ValueError("nesterov=True needs momentum > 0.")
-    if max_iter < 0:
-        raise ValueError(f"max_iter must be >= 0, got {max_iter}.")
+    check_budget(max_iter, tol)
     advice = f"Lower lr (now {lr:g}) below 2/L, the bound for an L-smooth f, or rescale f."
     x = as_start(x0)
     v = torch.zeros_like(x)
@@ -173,11 +172,12 @@ def adam(
     Returns:
         :class:`OptResult`. Raises as :func:`gradient_descent`.
     """
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr}.")
+    check_positive(lr, "lr")
     b1, b2 = betas
     if not (0 <= b1 < 1 and 0 <= b2 < 1):
         raise ValueError(f"betas must lie in [0, 1), got {betas}.")
+    check_positive(eps, "eps")
+    check_budget(max_iter, tol)
     x = as_start(x0)
     m, v = torch.zeros_like(x), torch.zeros_like(x)
     xs, values, gnorms = [x.clone()], [], []
@@ -224,11 +224,11 @@ def sgd(
         :class:`OptResult`; ``xs`` holds the iterate after every step, ``converged`` is False
         (SGD has no gradient-norm stopping rule here), ``extra["lr"]`` the step sizes used.
     """
-    if n_samples <= 0 or batch_size <= 0 or num_epochs < 0:
-        raise ValueError(
-            f"n_samples, batch_size must be positive and num_epochs >= 0, got {n_samples}, "
-            f"{batch_size}, {num_epochs}."
-        )
+    check_int(n_samples, "n_samples", minimum=1)
+    check_int(batch_size, "batch_size", minimum=1)
+    check_int(num_epochs, "num_epochs", minimum=0)
+    if not callable(lr):
+        check_positive(lr, "lr")
     schedule = lr if callable(lr) else (lambda k, c=float(lr): c)
     x = as_start(x0)
     xs, values, gnorms, lrs = [x.clone()], [], [], []
@@ -254,6 +254,9 @@ def sgd(
                 values.append(float(y))
                 gnorms.append(float(g.norm()))
             eta = float(schedule(k))
+            if not (eta >= 0 and math.isfinite(eta)):
+                raise ValueError(f"The lr schedule returned {eta} at step {k}; lr(k) must return "
+                                 "finite step sizes >= 0.")
             lrs.append(eta)
             x = x - eta * g
             xs.append(x.clone())

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import math
+
 import torch
 
 from transfer_utils.calculus.optim_base import Objective, check_scalar
+from transfer_utils.core.validation import check_finite, check_int, check_positive, check_tensor
 
 __all__ = ["hvp", "conjugate_gradient"]
 
@@ -24,8 +27,12 @@ def hvp(f: Objective, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
     Shape: ``x`` and ``v`` are ``(d,)``; the result is ``(d,)``.
     """
+    check_tensor(x, "x")
+    check_tensor(v, "v")
     if x.shape != v.shape:
         raise ValueError(f"x and v must have the same shape, got {tuple(x.shape)} and {tuple(v.shape)}.")
+    check_finite(x, "x")
+    check_finite(v, "v")
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
         y = check_scalar(f(x))
@@ -51,11 +58,16 @@ def conjugate_gradient(
         ``(x, residual_norms)``.
 
     Raises:
-        ValueError: :math:`p^\top A p \le 0` (the operator is not positive definite).
+        ValueError: :math:`p^\top A p \le 0` (the operator is not positive definite), or a bad
+            ``b`` (not 1-D, NaN or inf), ``tol`` or ``max_iter``.
+        FloatingPointError: ``matvec`` returned NaN or inf.
     """
+    check_tensor(b, "b")
     if b.ndim != 1:
         raise ValueError(f"b must be 1-D, got shape {tuple(b.shape)}.")
-    max_iter = b.numel() * 2 if max_iter is None else max_iter
+    check_finite(b, "b")
+    check_positive(tol, "tol", allow_zero=True)
+    max_iter = b.numel() * 2 if max_iter is None else check_int(max_iter, "max_iter", minimum=0)
     x = torch.zeros_like(b)
     r = b.clone()
     p = r.clone()
@@ -67,6 +79,9 @@ def conjugate_gradient(
             break
         Ap = matvec(p)
         pAp = float(p @ Ap)
+        if not math.isfinite(pAp):
+            raise FloatingPointError(f"matvec returned NaN or inf (p^T A p = {pAp}); check the operator "
+                                     "(e.g. the Hessian-vector product at a finite point).")
         if pAp <= 0:
             raise ValueError(
                 f"Conjugate gradient met p^T A p = {pAp:.3g} <= 0: the matrix is not positive "

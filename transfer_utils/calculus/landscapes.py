@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from transfer_utils.core.validation import check_binary_labels, check_finite, check_number, check_positive
+
 __all__ = [
     "Quadratic",
     "make_quadratic",
@@ -103,6 +105,7 @@ def make_quadratic(
     xs = torch.zeros(d, dtype=dtype) if x_star is None else torch.as_tensor(x_star, dtype=dtype)
     if xs.shape != (d,):
         raise ValueError(f"x_star must have shape ({d},), got {tuple(xs.shape)}.")
+    check_finite(xs, "x_star")
     return Quadratic(A=A, x_star=xs, eigenvalues=torch.sort(lam).values)
 
 
@@ -116,8 +119,9 @@ def quadratic_with_condition(
 ) -> Quadratic:
     r"""A :math:`d`-dimensional quadratic with :math:`\lambda_{\max}=L` and :math:`\lambda_{\min}=L/\kappa`,
     the other eigenvalues spaced geometrically between them."""
-    if not kappa >= 1:
+    if not check_number(kappa, "kappa") >= 1:
         raise ValueError(f"kappa must be >= 1, got {kappa}.")
+    check_positive(L, "L")
     if d < 1:
         raise ValueError(f"d must be >= 1, got {d}.")
     lam = L * torch.logspace(-math.log10(kappa), 0, d, dtype=torch.float64) if d > 1 else torch.tensor([L])
@@ -187,7 +191,8 @@ def logistic_loss(
         reduction: ``"mean"`` (the :math:`\frac1n` above) or ``"sum"`` (no :math:`\frac1n`).
 
     Raises:
-        ValueError: bad shapes, an empty ``X``, labels other than 0/1, or an unknown reduction.
+        ValueError: bad shapes, an empty ``X``, NaN or inf in ``X``, labels other than 0/1, a
+            negative ``l2``, or an unknown reduction.
     """
     _vec(w, None, "logistic_loss (w)")
     if X.ndim != 2 or X.shape[1] != w.numel() or y.shape != (X.shape[0],):
@@ -196,8 +201,9 @@ def logistic_loss(
         )
     if X.shape[0] == 0:
         raise ValueError("X is empty: logistic_loss needs at least one sample.")
-    if not bool(((y == 0) | (y == 1)).all()):
-        raise ValueError("y must hold labels 0 and 1 (convert -1/+1 labels with (y + 1) / 2).")
+    check_finite(X, "X")
+    check_binary_labels(y)
+    check_positive(l2, "l2", allow_zero=True)
     if reduction not in ("mean", "sum"):
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}.")
     z = X @ w

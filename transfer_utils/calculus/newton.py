@@ -4,9 +4,8 @@ r"""Newton's method for roots and minima, its safeguards, and Hessian-free tools
 * :func:`newton_minimize` minimises a scalar :math:`f` with the Hessian from autograd, with
   optional damping (a regularised Hessian :math:`H+\lambda I`), an adaptive shift that makes the
   Hessian positive definite, and a backtracking (Armijo) line search.
-* :func:`logistic_irls` is Newton's method for L2-regularised logistic regression written as
-  iteratively reweighted least squares, with the Hessian :math:`X^\top W X` in closed form
-  (and an optional Gaussian prior, which :func:`transfer_utils.bayes.laplace.fit_laplace_logistic` uses).
+* Newton's method for logistic regression with the Hessian in closed form (IRLS) is in
+  :mod:`transfer_utils.calculus.irls`.
 * :func:`hvp` (double backward) and :func:`conjugate_gradient` solve :math:`Hp=-g` without
   forming :math:`H` (they live in :mod:`transfer_utils.calculus.hessian_free` and are re-exported here).
 
@@ -27,12 +26,12 @@ from collections.abc import Callable, Sequence
 import torch
 
 from transfer_utils.calculus.hessian_free import conjugate_gradient, hvp
-from transfer_utils.calculus.landscapes import logistic_loss
 from transfer_utils.calculus.line_search import backtrack
-from transfer_utils.calculus.optim_base import (Objective, OptResult, as_start, check_scalar, finish_result,
-                                       rounding_level, stalled_message, value_and_grad)
+from transfer_utils.calculus.optim_base import (Objective, OptResult, as_start, check_budget, check_scalar,
+                                                finish_result, rounding_level, stalled_message, value_and_grad)
+from transfer_utils.core.validation import check_finite, check_positive
 
-__all__ = ["SingularHessianError", "hessian", "hvp", "newton_root", "newton_minimize", "logistic_irls",
+__all__ = ["SingularHessianError", "hessian", "hvp", "newton_root", "newton_minimize",
            "conjugate_gradient"]
 
 
@@ -42,6 +41,7 @@ class SingularHessianError(RuntimeError):
 
 def hessian(f: Objective, x: torch.Tensor) -> torch.Tensor:
     r"""The Hessian :math:`\nabla^2 f(x)`, shape ``(d, d)``, by ``torch.func`` (forward over reverse)."""
+    check_finite(x, "x")
     x = x.detach()
     check_scalar(f(x))
     with warnings.catch_warnings():  # forward mode's first use in a process loads torch's decompositions with
@@ -84,6 +84,8 @@ def newton_root(
         SingularHessianError: the Jacobian is singular (e.g. :math:`F'(x)=0`).
         FloatingPointError: a non-finite value.
     """
+    check_budget(max_iter, tol)
+    check_positive(rcond, "rcond", allow_zero=True)
     x = as_start(x0)
     xs, res = [x.clone()], []
     k = 0
@@ -169,8 +171,10 @@ def newton_minimize(
         SingularHessianError: :math:`H_k+\lambda_k I` is singular (use ``damping > 0``).
         FloatingPointError: a non-finite value, gradient or Hessian.
     """
-    if damping < 0:
-        raise ValueError(f"damping must be >= 0, got {damping}.")
+    check_positive(damping, "damping", allow_zero=True)
+    check_positive(min_eig, "min_eig")
+    check_positive(rcond, "rcond", allow_zero=True)
+    check_budget(max_iter, tol)
     if not (0 < c1 < 1 and 0 < shrink < 1):
         raise ValueError(f"Need 0 < c1 < 1 and 0 < shrink < 1, got c1={c1}, shrink={shrink}.")
     x = as_start(x0)
@@ -232,69 +236,3 @@ def newton_minimize(
         xs.append(x.clone())
     return finish_result(xs, values, gnorms, k, tol, message=message, status=status,
                    extra={"step": steps, "shift": shifts, "fallback": fallback})
-
-
-def logistic_irls(
-    X: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    l2: float = 1e-3,
-    center: torch.Tensor | None = None,
-    precision: torch.Tensor | None = None,
-    init: torch.Tensor | None = None,
-    line_search: bool = False,
-    max_iter: int = 50,
-    tol: float = 1e-10,
-) -> OptResult:
-    r"""Newton's method for penalised logistic regression (IRLS), Hessian in closed form.
-
-    Minimises the mean logistic loss of :func:`transfer_utils.calculus.landscapes.logistic_loss`
-    (:math:`y_i\in\{0,1\}`) plus a quadratic penalty,
-
-    .. math:: f(w) = \frac1n\sum_i \big[\log(1+e^{x_i^\top w}) - y_i x_i^\top w\big]
-              + \tfrac12 (w - m)^\top P (w - m),
-
-    :math:`P = \ell_2 I`, :math:`m = 0` by default (a Gaussian prior :math:`\mathcal N(m, (nP)^{-1})`
-    in general: its precision adds to the Hessian and :math:`P(w - m)` to the gradient). With
-    :math:`p=\sigma(Xw)`, :math:`\nabla f = X^\top(p-y)/n + P(w-m)` and
-    :math:`\nabla^2 f = X^\top W X/n + P`, :math:`W=\operatorname{diag}(p(1-p))`, so each step
-    :math:`w \leftarrow w - (\nabla^2 f)^{-1}\nabla f` solves one weighted least-squares problem.
-    The steps are those of :func:`newton_minimize` (same stopping rules and ``status``), given
-    this closed-form Hessian instead of autograd's. Add a column of ones to ``X`` for an intercept.
-
-    Args:
-        l2: :math:`\ell_2`, used when ``precision`` is None.
-        center: :math:`m`, shape ``(d,)`` (default 0).
-        precision: :math:`P`, shape ``(d, d)``, symmetric positive semi-definite.
-        init: the start (default: zeros).
-        line_search: backtrack until Armijo's condition holds (damped Newton, for far starts).
-
-    Shape: ``X`` ``(n, d)``, ``y`` ``(n,)``; ``x`` of the result is ``(d,)``.
-
-    Raises:
-        ValueError: bad shapes or labels. SingularHessianError: :math:`X^\top WX/n + P` is singular.
-    """
-    if X.ndim != 2 or y.shape != (X.shape[0],):
-        raise ValueError(f"X must be (n, d) and y (n,), got {tuple(X.shape)} and {tuple(y.shape)}.")
-    if X.shape[0] == 0:
-        raise ValueError("X is empty.")
-    n, d = X.shape
-    y = y.to(X.dtype)
-    m = torch.zeros(d, dtype=X.dtype) if center is None else center.to(X)
-    if precision is not None and precision.shape != (d, d):
-        raise ValueError(f"precision must have shape ({d}, {d}), got {tuple(precision.shape)}.")
-    P = l2 * torch.eye(d, dtype=X.dtype) if precision is None else precision.to(X)
-
-    def f(w: torch.Tensor) -> torch.Tensor:
-        if precision is None and center is None:
-            return logistic_loss(w, X, y, l2)
-        r = w - m
-        return logistic_loss(w, X, y) + 0.5 * r @ (P @ r)
-
-    def hess(w: torch.Tensor) -> torch.Tensor:
-        p = torch.sigmoid(X @ w)
-        return (X.T * (p * (1 - p))) @ X / n + P
-
-    w0 = torch.zeros(d, dtype=X.dtype) if init is None else init.to(X)
-    return newton_minimize(f, w0, hess=hess, line_search=line_search, max_iter=max_iter, tol=tol,
-                           rcond=1e-14)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
+from transfer_utils.core.validation import check_finite, check_positive
+
 __all__ = [
     "forward_difference",
     "central_difference",
@@ -42,8 +44,7 @@ def _scalar(y: object, name: str = "f") -> torch.Tensor:
 
 
 def _check_h(h: float) -> float:
-    if not (h > 0) or h == float("inf"):
-        raise ValueError(f"The step h must be a positive finite number, got {h}.")
+    check_positive(h, "h", advice="The step h must be a positive finite number.")
     return float(h)
 
 
@@ -83,6 +84,7 @@ def _float_vec(x: torch.Tensor, name: str = "x") -> torch.Tensor:
         x = x.to(torch.float64)
     if x.numel() == 0:
         raise ValueError(f"{name} is empty.")
+    check_finite(x, name, advice="differentiate at a finite point")
     return x.detach()
 
 
@@ -201,6 +203,8 @@ def check_gradient(
     Returns:
         :class:`GradCheck` with the largest absolute and relative differences.
     """
+    check_positive(rtol, "rtol", allow_zero=True)
+    check_positive(atol, "atol", allow_zero=True)
     x = _float_vec(x)
     if grad is None:
         xr = x.clone().requires_grad_(True)

@@ -23,6 +23,7 @@ import torch
 from transfer_utils.calculus.first_order import adam, gradient_descent, sgd
 from transfer_utils.calculus.optim_base import DivergenceError, OptResult, rounding_level, value_and_grad
 from transfer_utils.calculus.quasi_newton import lbfgs
+from transfer_utils.core.validation import check_finite, check_number
 
 __all__ = [
     "OptResult",
@@ -52,6 +53,8 @@ def quadratic_gd_rate(eigenvalues: torch.Tensor | Sequence[float], lr: float) ->
     lam = torch.as_tensor(eigenvalues, dtype=torch.float64)
     if lam.numel() == 0:
         raise ValueError("eigenvalues is empty.")
+    check_finite(lam, "eigenvalues", advice="pass the Hessian's (finite) eigenvalues")
+    check_number(lr, "lr")
     return float((1 - lr * lam).abs().max())
 
 
@@ -60,6 +63,7 @@ def optimal_gd_lr(L: float, mu: float) -> tuple[float, float]:
 
     :math:`\eta^\star = 2/(L+\mu)`, :math:`\rho^\star = (\kappa-1)/(\kappa+1)`, :math:`\kappa = L/\mu`.
     """
+    L, mu = check_number(L, "L"), check_number(mu, "mu")
     if not (L >= mu > 0):
         raise ValueError(f"Need L >= mu > 0, got L={L}, mu={mu}.")
     kappa = L / mu
@@ -75,6 +79,7 @@ def heavy_ball_params(L: float, mu: float) -> tuple[float, float, float]:
     Returns:
         ``(lr, momentum, rate)``.
     """
+    L, mu = check_number(L, "L"), check_number(mu, "mu")
     if not (L >= mu > 0):
         raise ValueError(f"Need L >= mu > 0, got L={L}, mu={mu}.")
     sk = math.sqrt(L / mu)

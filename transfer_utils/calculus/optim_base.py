@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 
 import torch
 
+from transfer_utils.core.validation import check_finite, check_int, check_positive
+
 __all__ = [
     "Objective",
     "OptResult",
     "DivergenceError",
     "ROUNDING_FACTOR",
     "as_start",
+    "check_budget",
     "check_scalar",
     "non_finite_error",
     "value_and_grad",
@@ -105,7 +108,7 @@ def as_start(x0: torch.Tensor | Sequence[float]) -> torch.Tensor:
     numbers becomes float64.
 
     Raises:
-        ValueError: ``x0`` is not a non-empty 1-D vector.
+        ValueError: ``x0`` is not a non-empty 1-D vector, or holds NaN or inf.
     """
     if isinstance(x0, torch.Tensor):
         x = x0.detach().clone()
@@ -118,7 +121,14 @@ def as_start(x0: torch.Tensor | Sequence[float]) -> torch.Tensor:
             f"x0 must be a non-empty 1-D tensor (the parameter vector), got shape {tuple(x.shape)}; "
             "flatten it with x0.reshape(-1)."
         )
+    check_finite(x, "x0", advice="start from a finite point")
     return x
+
+
+def check_budget(max_iter: int, tol: float) -> None:
+    """Raise unless ``max_iter`` is an int >= 0 and ``tol`` a finite number >= 0."""
+    check_int(max_iter, "max_iter", minimum=0)
+    check_positive(tol, "tol", allow_zero=True)
 
 
 def check_scalar(y: object, where: str = "f") -> torch.Tensor:

@@ -19,6 +19,7 @@ from transfer_utils.calculus.optim_base import (
     Objective,
     OptResult,
     as_start,
+    check_budget,
     check_scalar,
     finish_result,
     non_finite_error,
@@ -60,8 +61,7 @@ def lbfgs(f: Objective, x0: torch.Tensor | Sequence[float], *, max_iter: int = 5
     """
     if history_size < 1:
         raise ValueError(f"history_size must be >= 1, got {history_size}.")
-    if max_iter < 0:
-        raise ValueError(f"max_iter must be >= 0, got {max_iter}.")
+    check_budget(max_iter, tol)
     x = torch.nn.Parameter(as_start(x0))
     opt = torch.optim.LBFGS([x], lr=1.0, max_iter=1, max_eval=50, tolerance_grad=0.0,
                             tolerance_change=0.0, history_size=history_size,

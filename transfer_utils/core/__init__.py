@@ -12,8 +12,8 @@ Modules:
 * :mod:`paths`: Where the course reads datasets and writes caches, and whether it may use the
   network.
 * :mod:`plotting`: Plotting helpers with one consistent style.
-* :mod:`progress`: Progress bars: live in a terminal or a notebook, quiet in a log.
 * :mod:`profile`: Run profiles: one switch picks the size of every experiment.
+* :mod:`progress`: Progress bars: live where someone watches them, quiet in a log.
 * :mod:`seed`: Seed every random number generator the course uses, once, in a notebook's setup cell.
 * :mod:`validation`: Input checks shared by the helpers, so that bad input gets the same clear
   message everywhere.

@@ -21,6 +21,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from transfer_utils.core.validation import check_finite, check_interval, check_positive, check_same_dtype
+
 __all__ = ["nt_xent_loss", "augment_digits"]
 
 
@@ -42,8 +44,11 @@ def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -
         raise ValueError(f"z1 and z2 must both be (N, D) with N >= 2; got {tuple(z1.shape)}, {tuple(z2.shape)}.")
     if z1.device != z2.device:
         raise ValueError(f"z1 is on {z1.device} but z2 on {z2.device}.")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}.")
+    check_same_dtype((z1, z2), ("z1", "z2"))
+    advice = "if this happens during training, it diverged: lower the learning rate"
+    check_finite(z1, "z1", advice=advice)
+    check_finite(z2, "z2", advice=advice)
+    check_positive(temperature, "temperature")
     n = z1.shape[0]
     u = F.normalize(torch.cat([z1, z2]), dim=1)
     logits = u @ u.T / temperature
@@ -77,6 +82,15 @@ def augment_digits(
     """
     if X.ndim != 4 or X.shape[0] == 0:
         raise ValueError(f"X must be a non-empty batch (N, C, H, W), got {tuple(X.shape)}.")
+    if not X.is_floating_point():
+        raise TypeError(f"X must be floating-point images in [0, 1], got {X.dtype}; use X.float() / 255.")
+    check_finite(X, "X")
+    check_positive(max_rotation_deg, "max_rotation_deg", allow_zero=True)
+    if not (len(scale) == 2 and 0 < check_positive(scale[0], "scale[0]") <= check_positive(scale[1], "scale[1]")):
+        raise ValueError(f"scale must be a pair (low, high) with 0 < low <= high, got {scale}.")
+    check_positive(max_shift, "max_shift", allow_zero=True)
+    check_positive(noise_std, "noise_std", allow_zero=True)
+    check_interval(erase_prob, "erase_prob", 0.0, 1.0)
     n, device = X.shape[0], X.device
 
     def rand(*shape: int) -> torch.Tensor:

@@ -38,6 +38,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from transfer_utils.core.validation import check_int, check_interval, check_positive
+
 __all__ = [
     "TransferModel",
     "set_trainable",
@@ -107,8 +109,9 @@ def discriminative_param_groups(
     """
     if len(blocks) == 0:
         raise ValueError("blocks is empty; pass the model's blocks from input to head.")
-    if lr <= 0 or not 0 < decay <= 1:
-        raise ValueError(f"Need lr > 0 and 0 < decay <= 1; got lr={lr}, decay={decay}.")
+    check_positive(lr, "lr")
+    check_interval(decay, "decay", 0.0, 1.0, include_low=False)
+    check_positive(weight_decay, "weight_decay", allow_zero=True)
     groups = []
     depth = len(blocks)
     for i, block in enumerate(blocks):
@@ -135,6 +138,9 @@ def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_steps: int, total_ste
     Raises:
         ValueError: negative warm-up, ``total_steps <= warmup_steps`` or a fraction outside [0, 1].
     """
+    check_int(warmup_steps, "warmup_steps", minimum=0)
+    check_int(total_steps, "total_steps", minimum=1)
+    check_interval(final_fraction, "final_fraction", 0.0, 1.0)
     if warmup_steps < 0 or total_steps <= warmup_steps or not 0 <= final_fraction <= 1:
         raise ValueError(f"Need 0 <= warmup_steps < total_steps and 0 <= final_fraction <= 1; got "
                          f"{warmup_steps}, {total_steps}, {final_fraction}.")
@@ -198,8 +204,8 @@ class L2SPLoss(nn.Module):
                  pretrained: Iterable[nn.Parameter], new: Iterable[nn.Parameter] = (),
                  alpha: float = 0.01, beta: float = 0.01) -> None:
         super().__init__()
-        if alpha < 0 or beta < 0:
-            raise ValueError(f"alpha and beta must be >= 0, got {alpha}, {beta}.")
+        check_positive(alpha, "alpha", allow_zero=True)
+        check_positive(beta, "beta", allow_zero=True)
         self.task_loss, self.alpha, self.beta = task_loss, float(alpha), float(beta)
         self.pretrained = [p for p in pretrained if p.requires_grad]
         self.new = [p for p in new if p.requires_grad]

@@ -31,7 +31,7 @@ from collections.abc import Callable
 import torch
 
 from transfer_utils.calculus.landscapes import logistic_loss
-from transfer_utils.core.validation import check_xy
+from transfer_utils.core.validation import check_positive, check_shaped, check_xy
 
 __all__ = ["ridge_toward", "logistic_objective"]
 
@@ -59,17 +59,19 @@ def ridge_toward(
 
     Returns:
         :math:`\\hat w`, shape ``(d,)``, dtype and device of ``X``.
+
+    Raises:
+        ValueError: bad shapes, NaN or inf in ``X``, ``y`` or ``w_src``, a negative or NaN ``lam``,
+            or ``lam = 0`` with a rank-deficient ``X``. TypeError: an integer ``X``.
     """
     _check_Xy(X, y)
     if not torch.is_floating_point(X):
         raise TypeError(f"X must be floating point, got {X.dtype}.")
-    if lam < 0:
-        raise ValueError(f"lam must be >= 0, got {lam}.")
+    check_positive(lam, "lam", allow_zero=True)
     d = X.shape[1]
     if w_src is None:
         w_src = torch.zeros(d, dtype=X.dtype, device=X.device)
-    if w_src.shape != (d,):
-        raise ValueError(f"w_src must have shape ({d},) to match X, got {tuple(w_src.shape)}.")
+    check_shaped(w_src, "w_src", (d,), what="X")
     if w_src.device != X.device:
         raise ValueError(f"w_src is on {w_src.device} but X is on {X.device}.")
     if lam == 0 and int(torch.linalg.matrix_rank(X)) < d:
@@ -111,8 +113,9 @@ def logistic_objective(
         ``f(w) -> scalar tensor``, differentiable by autograd, for ``w`` of shape ``(d,)``.
     """
     _check_Xy(X, y)
-    if l2 < 0:
-        raise ValueError(f"l2 must be >= 0, got {l2}.")
+    check_positive(l2, "l2", allow_zero=True)
+    if w_ref is not None:
+        check_shaped(w_ref, "w_ref", (X.shape[1],), what="X")
     y = y.to(X.dtype)
     if bool(((y == -1) | (y == 1)).all()):
         y = (y + 1) / 2

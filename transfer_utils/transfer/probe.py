@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from transfer_utils.core.validation import check_class_labels, check_features, check_int, check_positive
+
 __all__ = ["LinearProbe", "fit_linear_probe", "probe_objective"]
 
 
@@ -90,20 +92,25 @@ def fit_linear_probe(
         The fitted probe (float32, on ``Z``'s device), in evaluation mode.
 
     Raises:
-        ValueError: mismatched shapes, empty data, labels out of range or a negative weight decay.
+        ValueError: mismatched shapes, empty data, NaN or inf in ``Z``, labels that are not class
+            indices in range, or a negative weight decay.
     """
+    if not isinstance(Z, torch.Tensor) or not isinstance(y, torch.Tensor):
+        raise TypeError(f"Z and y must be torch tensors, got {type(Z).__name__} and {type(y).__name__}.")
     if Z.ndim != 2 or y.ndim != 1 or Z.shape[0] != y.shape[0] or Z.shape[0] == 0:
         raise ValueError(f"Need Z (N, D) and y (N,) with N > 0; got {tuple(Z.shape)} and {tuple(y.shape)}.")
     if Z.device != y.device:
         raise ValueError(f"Z is on {Z.device} but y on {y.device}; move them to one device.")
-    if weight_decay < 0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay}.")
+    check_features(Z, "Z", advice="drop or impute those features (rows) before fitting the probe")
+    check_positive(weight_decay, "weight_decay", allow_zero=True)
+    check_int(max_iter, "max_iter", minimum=1)
+    check_positive(tol, "tol", allow_zero=True)
     if generator is not None and not 0 < init_scale < float("inf"):
         raise ValueError(f"init_scale must be positive and finite, got {init_scale}.")
-    y = y.long()
-    num_classes = int(y.max()) + 1 if num_classes is None else int(num_classes)
-    if int(y.min()) < 0 or int(y.max()) >= num_classes:
-        raise ValueError(f"labels must lie in 0..{num_classes - 1}, got {int(y.min())}..{int(y.max())}.")
+    if num_classes is not None:
+        num_classes = check_int(num_classes, "num_classes", minimum=1)
+    y = check_class_labels(y, "y", num_classes)
+    num_classes = int(y.max()) + 1 if num_classes is None else num_classes
     Z64 = Z.double()
     if standardize:
         mean, scale = Z64.mean(0), Z64.std(0, unbiased=False).clamp_min(1e-6)
