@@ -23,7 +23,7 @@ from transfer_utils.bayes import gp_classification, gp_fit, gp_models, gp_multit
 from transfer_utils.calculus import (first_order, hessian_free, irls, landscapes, newton, numdiff, optim,
                                      quasi_newton)
 from transfer_utils.calculus.optim_base import DivergenceError
-from transfer_utils.nets.adam import adam_minimize
+from transfer_utils.bayes.fitting import adam_minimize
 from transfer_utils.nets.training import TrainingDivergedError, fit
 from transfer_utils.transfer import contrastive, finetune, parameter_transfer, probe
 

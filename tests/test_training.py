@@ -99,7 +99,7 @@ def test_autocast_dtype_only_on_cuda():
 
 def test_adam_minimize_matches_a_hand_written_adam():
     """adam_minimize against Adam's update written out (Kingma and Ba, Algorithm 1) on a quadratic."""
-    from transfer_utils.nets.adam import adam_minimize
+    from transfer_utils.bayes.fitting import adam_minimize
 
     target = torch.tensor([3.0, -1.0], dtype=torch.float64)
     x = torch.zeros(2, dtype=torch.float64, requires_grad=True)

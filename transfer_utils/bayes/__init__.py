@@ -3,6 +3,7 @@ classification, the Laplace approximation and metrics of predictive uncertainty.
 
 Modules:
 
+* :mod:`fitting`: Full-batch Adam on a scalar loss: the one fitting loop of the GP helpers.
 * :mod:`gp_classification`: Binary GP classification done right: a variational (approximate) GP with
   a Bernoulli likelihood.
 * :mod:`gp_fit`: Type-II maximum likelihood for the from-scratch GP: Adam on the log
@@ -23,8 +24,8 @@ Modules:
   (notebooks 09, 10).
 
 Imports only from the parts below it: core, data, calculus, nets, transfer, adaptation. Import a
-helper from the module that defines it, for example ``from transfer_utils.bayes.gp_classification
-import ...``; this package re-exports nothing.
+helper from the module that defines it, for example ``from transfer_utils.bayes.fitting import
+...``; this package re-exports nothing.
 """
 
-__all__ = ['gp_classification', 'gp_fit', 'gp_hyper', 'gp_models', 'gp_multitask', 'gp_scratch', 'laplace', 'metrics', 'plots']
+__all__ = ['fitting', 'gp_classification', 'gp_fit', 'gp_hyper', 'gp_models', 'gp_multitask', 'gp_scratch', 'laplace', 'metrics', 'plots']

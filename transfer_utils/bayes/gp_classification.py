@@ -19,7 +19,7 @@ import torch
 
 from transfer_utils.core.validation import (check_binary_labels, check_features, check_int, check_positive,
                                             check_same_dtype, check_tensor)
-from transfer_utils.nets.adam import adam_minimize
+from transfer_utils.bayes.fitting import adam_minimize
 
 __all__ = ["VariationalGPClassifier", "fit_gp_classifier", "predict_proba_gp"]
 

@@ -14,7 +14,7 @@ import torch
 
 from transfer_utils.bayes.gp_scratch import GPHyperparameters, log_marginal_likelihood
 from transfer_utils.core.validation import check_same_dtype, check_xy
-from transfer_utils.nets.adam import adam_minimize
+from transfer_utils.bayes.fitting import adam_minimize
 
 __all__ = ["fit_hyperparameters"]
 
@@ -42,7 +42,7 @@ def fit_hyperparameters(
 
     Raises:
         ValueError: bad shapes, NaN or inf data, or a bad ``num_steps`` or ``lr``.
-        FloatingPointError: the fit diverged (see :func:`~transfer_utils.nets.adam.adam_minimize`);
+        FloatingPointError: the fit diverged (see :func:`~transfer_utils.bayes.fitting.adam_minimize`);
             the message gives the hyperparameters reached. Lower ``lr``.
     """
     X, y = check_xy(X, y, allow_1d=True, floating=True)

@@ -25,7 +25,7 @@ import torch
 
 from transfer_utils.bayes.gp_hyper import set_hyperparameters, transfer_hyperparameters
 from transfer_utils.bayes.gp_multitask import MultitaskGP, check_task, make_multitask_gp, task_correlation
-from transfer_utils.nets.adam import adam_minimize
+from transfer_utils.bayes.fitting import adam_minimize
 from transfer_utils.core.validation import (check_finite, check_int, check_positive, check_same_dtype,
                                             check_tensor, check_xy)
 

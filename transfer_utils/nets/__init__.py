@@ -3,7 +3,6 @@ extraction, pretrained backbones and the course's own MNIST source model.
 
 Modules:
 
-* :mod:`adam`: Full-batch Adam on a scalar loss: the one fitting loop of the GP helpers.
 * :mod:`backbones`: Pretrained natural-image backbones, loaded through their libraries' weight APIs.
 * :mod:`batches`: Batches for the training loops: moved to a device, split into inputs and targets,
   scored.
@@ -16,8 +15,8 @@ Modules:
 * :mod:`training`: A plain training loop a reader can follow: :func:`fit` and :func:`evaluate`.
 
 Imports only from the parts below it: core, data, calculus. Import a helper from the module that
-defines it, for example ``from transfer_utils.nets.adam import ...``; this package re-exports
+defines it, for example ``from transfer_utils.nets.backbones import ...``; this package re-exports
 nothing.
 """
 
-__all__ = ['adam', 'backbones', 'batches', 'features', 'scratch', 'source_models', 'training']
+__all__ = ['backbones', 'batches', 'features', 'scratch', 'source_models', 'training']
