@@ -29,6 +29,7 @@ from transfer_utils.adaptation.training import train_da  # noqa: E402
 from transfer_utils.core.atomic import atomic_path, remove_stale_temp  # noqa: E402
 from transfer_utils.core.checkpoint import (CheckpointError, UnsafeCheckpointError,  # noqa: E402
                                             load_checkpoint, save_checkpoint)
+from transfer_utils.bayes.laplace import GaussianPrior  # noqa: E402
 from transfer_utils.core.device import (DeviceUnavailableError, device_report, get_device,  # noqa: E402
                                         resolve_device)
 from transfer_utils.core.paths import dataset_status  # noqa: E402
@@ -206,6 +207,8 @@ CASES: list[tuple[str, Callable[[Path], Any], tuple[str, ...], type[BaseExceptio
     ("source-model-gpu0", lambda t: get_digit_source_model(device="gpu0", progress=False),
      ("unknown device", "gpu0", "available"), ValueError),
     ("fit-gpu0", lambda t: _fit(device="gpu0"), ("unknown device", "gpu0", "device"), ValueError),
+    ("prior-cuda", lambda t: GaussianPrior.isotropic(3, device="cuda"), ("cuda", "not available"),
+     DeviceUnavailableError),
     ("evaluate-cuda1", lambda t: evaluate(_net(), _loader(), device="cuda:1"), ("cuda:1", "not available"),
      DeviceUnavailableError),
     ("features-cuda", lambda t: extract_features(_net(), X8, device="cuda", progress=False),

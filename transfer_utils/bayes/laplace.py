@@ -26,6 +26,7 @@ import torch
 from transfer_utils.calculus.landscapes import logistic_loss
 from transfer_utils.calculus.irls import logistic_irls
 from transfer_utils.calculus.newton import SingularHessianError
+from transfer_utils.core.device import resolve_device
 from transfer_utils.core.validation import (check_binary_labels, check_features, check_finite, check_int,
                                             check_positive, check_same_dtype, check_tensor)
 
@@ -69,6 +70,7 @@ class GaussianPrior:
         check_int(dim, "dim", minimum=1)
         check_positive(precision, "precision", allow_zero=True,
                        advice="0 is the flat (improper) prior.")
+        device = None if device is None else resolve_device(device)
         return cls(torch.zeros(dim, dtype=dtype, device=device),
                    precision * torch.eye(dim, dtype=dtype, device=device))
 
