@@ -39,8 +39,8 @@
 #
 # **Prerequisites.** Notebooks 00-10; this one only points back to them.
 #
-# **Run time:** quick profile about 60 s on a 2-core laptop CPU; the full profile runs the same
-# cells with five seeds.
+# **Run time:** quick profile about 50 s on a 2-core laptop CPU (48 s measured on a shared machine
+# at load average 4-5, 35-47 s in the sweep); the full profile runs the same cells with five seeds.
 
 # %% [markdown]
 # ## Setup
