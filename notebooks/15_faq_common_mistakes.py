@@ -52,6 +52,7 @@ import copy
 import inspect
 import os
 import pickle
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -109,8 +110,8 @@ if device.type == "cpu":
 # In three places, and every later notebook uses all three:
 #
 # * **The gradient** drives every fit: the probe, fine-tuning, the adaptation losses, the GP
-#   hyperparameters. Notebook 01 §2-3 computes it by reverse-mode autodiff (the computational
-#   graph figure) and §4 checks it against central differences; 02 §1 turns it into gradient
+#   hyperparameters. Notebook 01 §2-3 computes it by reverse-mode autodiff (a differentiator on a
+#   computational graph, written in view) and §4 checks it against central differences; 02 §1 turns it into gradient
 #   descent from a Taylor expansion.
 # * **The curvature** (the Hessian's eigenvalues) decides which optimiser to use and how fast it
 #   goes: gradient descent on a quadratic contracts the error by
@@ -395,8 +396,9 @@ print("proxy A-distance of the final features (fresh classifier):", {k: round(v,
 
 # %% [markdown]
 # The figure shows the discriminator's accuracy during training: without the reversal it climbs to
-# the ceiling that the overlap of the two moon clouds allows (points that coincide in the input
-# cannot be told apart by any feature map); with the reversal it falls toward chance (0.5).
+# about 0.9 and stays there (where the two moon clouds overlap, no function of the input can tell
+# the domains apart, so 1 is out of reach on these moons); with the reversal it falls toward
+# chance (0.5).
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -535,7 +537,7 @@ assert feature_change > 1 / 3, feature_change
 # ## 5. `pretrained=True` instead of the weights API
 #
 # **The mistake.** Code written for torchvision before 0.13 asks for `resnet18(pretrained=True)`.
-# Today that is deprecated, and it silently downloads the weights it maps to. Offline we must not
+# Today that is deprecated, and it downloads the weights it maps to (`IMAGENET1K_V1`). Offline we must not
 # trigger a download, so we call it with `pretrained=False`, which goes through the same legacy
 # path and gives the same warnings without any weights.
 
@@ -650,6 +652,7 @@ assert refused is not None and refused_ckpt is not None and "exec" in refused_ck
 assert MARK not in os.environ, "nothing may run on the safe paths"
 save_checkpoint(folder / "safe.pt", nn.Linear(2, 2), epoch=1)
 assert load_checkpoint(folder / "safe.pt", nn.Linear(2, 2)) == {"epoch": 1}
+shutil.rmtree(folder)  # the crafted file is not left behind
 
 # %% [markdown]
 # ## 8. Evaluating adaptation on the target images it adapted to
