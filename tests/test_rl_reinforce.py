@@ -26,6 +26,15 @@ def test_discounted_returns_match_a_hand_loop():
     np.testing.assert_allclose(discounted_returns(torch.tensor(r[0]), 1.0).numpy(), np.cumsum(r[0][::-1])[::-1])
 
 
+def test_the_policy_is_a_log_softmax():
+    policy = LinearSoftmaxPolicy(3, 4).double()
+    with torch.no_grad():
+        policy.linear.weight.copy_(torch.arange(12.0).view(4, 3) / 7)
+    obs = torch.randn(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(policy(obs), torch.log_softmax(policy.linear(obs), -1))
+    torch.testing.assert_close(LinearSoftmaxPolicy(4, 2)(torch.ones(1, 4)).exp(), torch.full((1, 2), 0.5))
+
+
 def test_time_baseline_is_the_mean_over_running_episodes():
     G = torch.tensor([[3.0, 2.0, 1.0], [5.0, 0.0, 0.0]])
     mask = torch.tensor([[True, True, True], [True, False, False]])
@@ -100,6 +109,7 @@ def test_rollout_pads_and_masks():
 
 def test_train_policy_is_reproducible_and_leaves_global_rng_alone():
     state = torch.random.get_rng_state()
+    threads = torch.get_num_threads()
     np_state = np.random.get_state()[1].copy()
     runs = []
     for _ in range(2):
@@ -112,6 +122,7 @@ def test_train_policy_is_reproducible_and_leaves_global_rng_alone():
     assert runs[0][1].abs().sum() > 0  # it did train
     assert res.episodes_to_threshold == 5  # every episode earns at least 1
     assert torch.equal(torch.random.get_rng_state(), state)
+    assert torch.get_num_threads() == threads  # one thread inside the loop, the caller's after it
     np.testing.assert_array_equal(np.random.get_state()[1], np_state)
 
 

@@ -49,7 +49,10 @@ class LinearSoftmaxPolicy(nn.Module):
         check_tensor(obs, "obs")
         if obs.shape[-1] != self.linear.in_features:
             raise ValueError(f"obs must end in {self.linear.in_features} state entries, got shape {tuple(obs.shape)}.")
-        return torch.log_softmax(self.linear(obs.to(self.linear.weight.dtype)), dim=-1)
+        z = self.linear(obs.to(self.linear.weight.dtype))
+        # z - logsumexp(z) is log_softmax; torch.log_softmax on CPU hands even a 10 x 2 batch to its
+        # thread pool, which costs milliseconds per call on a busy machine
+        return z - torch.logsumexp(z, dim=-1, keepdim=True)
 
 
 def discounted_returns(rewards: torch.Tensor, gamma: float) -> torch.Tensor:

@@ -15,8 +15,9 @@ from a ``torch.Generator``, so a run does not depend on, or change, any global r
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import gymnasium as gym
@@ -28,7 +29,7 @@ from transfer_utils.core.progress import progress_bar
 from transfer_utils.core.validation import check_int, check_interval, check_number, check_positive
 from transfer_utils.rl.reinforce import discounted_returns, reinforce_loss, time_baseline
 
-__all__ = ["Episodes", "rollout", "TrainResult", "train_policy", "episodes_to_threshold"]
+__all__ = ["Episodes", "rollout", "TrainResult", "one_intra_op_thread", "train_policy", "episodes_to_threshold"]
 
 
 @dataclass
@@ -116,6 +117,22 @@ def episodes_to_threshold(returns: Sequence[float], threshold: float, window: in
     return None if hit.size == 0 else int(hit[0]) + window
 
 
+@contextlib.contextmanager
+def one_intra_op_thread() -> Iterator[None]:
+    """Run the block with one torch intra-op thread, then restore the caller's setting.
+
+    Every tensor in a REINFORCE step on CartPole is tiny (a batch of 10 states, 10 parameters); a
+    thread pool only adds synchronisation, which on a busy 2-core machine costs milliseconds per op.
+    One thread also makes the result independent of the machine's thread count.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def train_policy(policy: nn.Module, make_env: Callable[[], gym.Env], *, episodes: int, batch_size: int,
                  lr: float, seed: int, gamma: float = 0.99, threshold: float | None = None,
                  stop_at_threshold: bool = False, desc: str = "REINFORCE") -> TrainResult:
@@ -146,22 +163,23 @@ def train_policy(policy: nn.Module, make_env: Callable[[], gym.Env], *, episodes
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
     result = TrainResult()
     try:
-        for step in progress_bar(range(episodes // batch_size), desc=desc, leave=False):
-            batch = rollout(policy, envs, generator, seeds=env_seeds if step == 0 else None)
-            result.returns.extend(batch.returns.tolist())
-            if threshold is not None and result.episodes_to_threshold is None:
-                if float(batch.returns.mean()) >= threshold:
-                    result.episodes_to_threshold = len(result.returns)
-                    if stop_at_threshold:
-                        break
-            G = discounted_returns(batch.rewards, gamma)
-            log_pi = policy(batch.obs).gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)
-            loss = reinforce_loss(log_pi, G, time_baseline(G, batch.mask), batch.mask)
-            if not math.isfinite(float(loss.detach())):
-                raise FloatingPointError(f"the REINFORCE loss is {float(loss.detach())} at step {step}: lower lr.")
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+        with one_intra_op_thread():
+            for step in progress_bar(range(episodes // batch_size), desc=desc, leave=False):
+                batch = rollout(policy, envs, generator, seeds=env_seeds if step == 0 else None)
+                result.returns.extend(batch.returns.tolist())
+                if threshold is not None and result.episodes_to_threshold is None:
+                    if float(batch.returns.mean()) >= threshold:
+                        result.episodes_to_threshold = len(result.returns)
+                        if stop_at_threshold:
+                            break
+                G = discounted_returns(batch.rewards, gamma)
+                log_pi = policy(batch.obs).gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)
+                loss = reinforce_loss(log_pi, G, time_baseline(G, batch.mask), batch.mask)
+                if not math.isfinite(float(loss.detach())):
+                    raise FloatingPointError(f"the REINFORCE loss is {float(loss.detach())} at step {step}: lower lr.")
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
     finally:
         for env in envs:
             env.close()
