@@ -163,13 +163,16 @@ check_gen = torch.Generator().manual_seed(profile.seed)
 r_check = torch.rand(4, 9, dtype=torch.float64, generator=check_gen)
 mask_check = torch.rand(4, 9, generator=check_gen) < 0.8
 logits_check = torch.randn(4, 9, dtype=torch.float64, generator=check_gen, requires_grad=True)
+torch.testing.assert_close(discounted_returns(r_check, 0.9), tu_rf.discounted_returns(r_check, 0.9))
 G_check = discounted_returns(r_check, 0.9)
-torch.testing.assert_close(G_check, tu_rf.discounted_returns(r_check, 0.9))
 b_check = tu_rf.time_baseline(G_check, mask_check)
-ours = reinforce_loss(torch.log_softmax(logits_check, 1), G_check, b_check, mask_check)
-theirs = tu_rf.reinforce_loss(torch.log_softmax(logits_check, 1), G_check, b_check, mask_check)
-torch.testing.assert_close(ours, theirs)
-torch.testing.assert_close(torch.autograd.grad(ours, logits_check)[0], torch.autograd.grad(theirs, logits_check)[0])
+log_pi_check = torch.log_softmax(logits_check, 1)
+torch.testing.assert_close(reinforce_loss(log_pi_check, G_check, b_check, mask_check),
+                           tu_rf.reinforce_loss(log_pi_check, G_check, b_check, mask_check))
+ours = reinforce_loss(log_pi_check, G_check, b_check, mask_check)
+theirs = tu_rf.reinforce_loss(log_pi_check, G_check, b_check, mask_check)
+torch.testing.assert_close(torch.autograd.grad(ours, logits_check, retain_graph=True)[0],
+                           torch.autograd.grad(theirs, logits_check)[0])
 print(f"loss {float(ours.detach()):.6f} (ours) = {float(theirs.detach()):.6f} (transfer_utils)")
 
 # %% [markdown]
@@ -342,32 +345,44 @@ plt.show()
 # `CartPole-v0` did), so a return of 200 is a perfect episode. `make_cartpole` builds gymnasium's
 # environment and writes new constants into its simulator: the pole's half length $\ell$, the
 # masses, gravity $g$, the force, or swapped actions. The tests of `transfer_utils.rl.physics`
-# check the simulator's steps against the equations with the new constants; here we simply play
-# the same ten pushes from the same start in four worlds and watch the pole's angle. A longer pole
-# falls more slowly, stronger gravity faster, and with swapped actions the same pushes tilt it the
-# other way.
+# check the simulator's steps against the equations with the new constants; here we watch them act.
+# Every world starts from the same state, the pole tilted by 0.05 rad (about 3 degrees) with
+# everything at rest, and receives the same 16 pushes, right, left, left, right and so on, which
+# add up to no net push, so the pole slowly falls: a longer pole falls more slowly (its angular
+# acceleration from gravity is about $g\sin\theta/(\tfrac43\ell)$), stronger gravity makes it fall
+# faster, and the swapped world is the standard world with the opposite pushes, exactly.
 
 # %%
 HORIZON = 200  # steps per episode at most: return 200 is a perfect episode
 TARGETS = {"longer pole": CartPolePhysics(length=1.0),
            "stronger gravity": CartPolePhysics(gravity=2 * DEFAULT_PHYSICS.gravity),
            "swapped actions": CartPolePhysics(swap_actions=True)}
-pushes = [1, 1, 0, 0, 1, 0, 1, 1, 0, 0]
+pushes = [1, 0, 0, 1] * 4
+
+
+def play(physics, actions):
+    """Pole angles (degrees) from the tilted start under the given pushes."""
+    env = make_cartpole(physics, max_episode_steps=HORIZON)
+    env.reset(seed=profile.seed)
+    env.unwrapped.state = np.array([0.0, 0.0, 0.05, 0.0])  # x, x', theta, theta': the same start everywhere
+    path = [0.05]
+    for a in actions:
+        obs, *_ = env.step(a)
+        path.append(obs[2])
+    return np.degrees(path)
+
+
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
 angles = {}
 for name, physics in {"standard": DEFAULT_PHYSICS, **TARGETS}.items():
-    env = make_cartpole(physics, max_episode_steps=HORIZON)
-    obs, _ = env.reset(seed=profile.seed)
-    path = [obs[2]]
-    for a in pushes:
-        obs, *_ = env.step(a)
-        path.append(obs[2])
-    angles[name] = np.degrees(path)
+    angles[name] = play(physics, pushes)
     ax.plot(angles[name], marker="o", ms=3, label=f"{name} ({physics.label()})")
-ax.set(xlabel="step", ylabel="pole angle (degrees)", title="The same pushes in four worlds")
+ax.set(xlabel="step (0.02 s)", ylabel="pole angle (degrees)", title="The same pushes in four worlds")
 ax.legend(fontsize=8)
 plt.show()
-assert all(np.abs(angles[n] - angles["standard"]).max() > 0.1 for n in TARGETS)
+print({name: round(float(a[-1]), 2) for name, a in angles.items()}, "degrees after", len(pushes), "steps")
+assert angles["longer pole"][-1] < angles["standard"][-1] < angles["stronger gravity"][-1]
+np.testing.assert_array_equal(angles["swapped actions"], play(DEFAULT_PHYSICS, [1 - a for a in pushes]))
 
 # %% [markdown]
 # ## 5. A source policy on the standard task
@@ -409,6 +424,9 @@ for seed in profile.seeds:
     print(f"seed {seed}: source reached {THRESHOLD:g} after {to_threshold(source_runs[seed])} episodes; "
           f"W = {np.round(sources[seed].linear.weight.detach().numpy()[1], 2)} (action 'push right')")
 assert max(to_threshold(r) for r in source_runs.values()) <= BUDGET
+push_right = np.stack([sources[s].linear.weight.detach().numpy()[1] for s in profile.seeds])
+assert (push_right[:, 2:] > 0).all()  # angle and angular velocity: push toward the fall
+assert (np.abs(push_right[:, 2:]).min(1) > np.abs(push_right[:, :2]).max(1)).all()
 
 # %% [markdown]
 # Every source policy learns the same thing: push toward the side the pole is falling to, above
@@ -479,9 +497,14 @@ plt.show()
 
 # %% [markdown]
 # **The claims.** On both related targets the warm start reaches the threshold in fewer episodes
-# than training from scratch on every seed; we assert that the warm start needs less than half the
-# episodes that scratch needs, seed by seed. On the swapped target the warm start is at least not
-# faster, on every seed.
+# than training from scratch, seed by seed: the ratio warm/scratch is below 1 on every seed. That is
+# the whole claim, and it is not a wide one. Over the six runs of the claims sweep (18 seeds) the
+# worst seed's ratio was RATIO_RANGE: usually the source policy already nearly balances
+# the new pole and the warm start passes the threshold within a few batches, but a source that only
+# just reached the threshold can start a target near 180 and wander for a while before it passes
+# 195, because REINFORCE's steps are noisy. On the swapped target the warm start is at least not
+# faster, on every seed; in the sweep it needed SLOW_RANGE more episodes than scratch on its
+# best seed.
 
 # %%
 related = [name for name in TARGETS if not TARGETS[name].swap_actions]
@@ -490,7 +513,7 @@ warm_over_scratch = {name: max(w / s for w, s in zip(episodes[name, "warm"], epi
 print("largest warm/scratch ratio of episodes over seeds:",
       {k: round(v, 3) for k, v in warm_over_scratch.items()})
 for name in related:
-    assert warm_over_scratch[name] < 0.5
+    assert warm_over_scratch[name] < 1.0
 slowdown = min(w - s for w, s in zip(episodes["swapped actions", "warm"], episodes["swapped actions", "scratch"]))
 print(f"swapped actions: the warm start needs at least {slowdown} more episodes than scratch on every seed")
 assert slowdown >= 0
@@ -554,8 +577,8 @@ assert min(mirror_returns) > 10 * max(source_on_swapped)
 # * A baseline $b_t$ that does not depend on the action adds zero in expectation; on the chain the
 #   baseline $\mathbb E[G_t]$ removed most of the variance, exactly and in the samples.
 # * On CartPole, a linear source policy trained on the standard cart warm-starts a longer pole and
-#   stronger gravity: fewer than half the episodes to the threshold on every seed of the claims
-#   sweep. On swapped actions the same warm start is slower than starting from zero on every seed,
+#   stronger gravity: fewer episodes to the threshold than training from scratch on every seed of
+#   the claims sweep, usually a small fraction of them. On swapped actions the same warm start is slower than starting from zero on every seed,
 #   and swapping the policy's rows, the right map between the tasks, makes it perfect again.
 #
 # ## Exercises
@@ -610,11 +633,13 @@ assert min(mirror_returns) > 10 * max(source_on_swapped)
 #           {n: to_threshold(train(TARGETS[n], 10_000 + seed, init=shrunk)[1])
 #            for n in ("swapped actions", "longer pole")})
 # ```
-# The mirrored start is the source policy on its own task in disguise, so it passes the threshold in
-# the first batch or two. A shrunk start keeps the source's *direction* but is nearly random: on the
-# swapped target it is close to zero, so it costs little compared with scratch; on the longer pole
-# it loses the zero-shot skill but keeps a useful direction. Shrinking is a hedge against negative
-# transfer at the price of part of the positive transfer; read the numbers you get, seed by seed.
+# The mirrored start is the source policy on its own task in disguise (the same distribution of
+# trajectories), so it starts where the source ended, near the threshold, instead of far below
+# it. A shrunk start keeps the source's *direction* but acts almost at random: on the swapped target
+# it starts close to where scratch starts, so it should cost much less than the full warm start; on
+# the longer pole it gives up the zero-shot skill but keeps a useful direction. Shrinking is a hedge
+# against negative transfer at the price of part of the positive transfer; compare the numbers you
+# get with the table of Section 6, seed by seed.
 # </details>
 #
 # 4. Make the target harder step by step, gravity $g \in \{9.8, 20, 40, 80\}$ (or half lengths from
@@ -631,9 +656,10 @@ assert min(mirror_returns) > 10 * max(source_on_swapped)
 #     print(g, w, s_)
 # ```
 # The source's sign pattern (push toward the fall, mostly on the angle and angular velocity) is
-# right for any gravity, so the warm start keeps an edge over scratch; what changes is the gain the
-# policy needs, and with a linear policy and a fixed force some targets may not be solvable within
-# the budget at all (`inf` in the table). Compare this with Section 7: a change of magnitude keeps
+# right for any gravity; what changes is the gain the policy needs, so expect the warm start's
+# zero-shot return to fall as $g$ grows while its direction stays useful. With a linear policy and a
+# fixed force some targets may not be solvable within the budget at all (`inf` in the table), for
+# the warm start and scratch alike. Compare this with Section 7: a change of magnitude keeps
 # transfer positive, a change of sign makes it negative.
 # </details>
 #
