@@ -2,7 +2,7 @@
 
 Rules (README, "Layout"):
 
-* the parts are ranked ``core < data < calculus < nets < transfer < adaptation < bayes``; a module
+* the parts are ranked ``core < data < calculus < nets < transfer < adaptation < bayes < rl``; a module
   imports only from its own part or from parts ranked below it (nothing imports upward), and no part
   imports the command-line modules at the top of the package (``report``, ``prepare``);
 * no module imports a private name (``_name``) from another module, nor reaches one through an
@@ -24,7 +24,7 @@ import pytest
 import transfer_utils
 
 PACKAGE = Path(transfer_utils.__file__).resolve().parent
-PARTS = ["core", "data", "calculus", "nets", "transfer", "adaptation", "bayes"]
+PARTS = ["core", "data", "calculus", "nets", "transfer", "adaptation", "bayes", "rl"]
 TOP_LEVEL = {"report", "prepare", "__main__"}  # command-line entry points: may import any part
 MAX_LINES = 300
 
