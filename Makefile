@@ -26,7 +26,7 @@ ifneq ($(CI),)
   export TL_OFFLINE ?= 1
 endif
 
-.PHONY: lab test setup git-filter unit notebooks prepare sync benchmark claims lock clean-venv
+.PHONY: lab test setup git-filter unit notebooks prepare sync badges benchmark claims lock clean-venv
 
 # The venv's own JupyterLab, whose `python3` kernel (the one every notebook names) is the venv's
 # Python: its kernelspec lives in the venv and says `python`, which Jupyter runs as the server's own
@@ -78,6 +78,10 @@ notebooks: setup prepare
 # Bring every notebook pair (.ipynb <-> .py) in step; the newer file wins.
 sync: setup
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
+
+# Every notebook's Colab and Binder badges and its Colab install line, from [tool.course] in pyproject.toml.
+badges: setup
+	$(PY) scripts/badges.py
 
 benchmark: setup prepare
 	$(PY) scripts/benchmark.py --update-readme
