@@ -44,7 +44,7 @@
 # **Prerequisites.** Notebook 01 (autograd, finite differences), 02 (gradient descent, Adam), 04
 # (what transfers: parameters as a starting point). Probability: expectations, the softmax.
 #
-# **Run time:** quick profile about 45 s on a 2-core laptop CPU; full profile the same experiments
+# **Run time:** quick profile 25-60 s on a 2-core CPU (measured, machine shared); full profile the same experiments
 # with five seeds, a larger budget and more samples on the chain (not yet measured; it is
 # CPU-bound, a GPU does not help).
 
