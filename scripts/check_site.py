@@ -8,8 +8,9 @@ For each notebook the site should show, :func:`check_site` requires that
 * no output area holds an execution error: myst-nb renders an error output with the class
   ``traceback``, and the text ``Traceback (most recent call last)`` in an output means the same;
 
-and for every HTML page of the site (not the theme's templates under ``_static/``), that each relative link (``href`` and ``src``) names a file
-that exists, and that a ``#fragment`` on a link to an HTML page names an ``id`` on that page.
+and for every HTML page of the site (not the theme's templates under ``_static/``), that each
+relative link (``href`` and ``src``) names a file that exists, and that a ``#fragment`` on a link to
+an HTML page names an ``id`` on that page.
 Addresses with a scheme (``https:``, ``mailto:``, ``data:``) are not followed: the site is built
 and checked offline.
 

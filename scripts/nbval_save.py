@@ -11,10 +11,11 @@ of the notebook it read (``item.parent.nb``) and ``item.test_outputs`` the outpu
 while running it (``None`` when the cell did not run). When the last cell of a notebook has run,
 this plugin writes ``DIR/<name>.ipynb``: the notebook read from disk with each code cell's outputs
 replaced by those of the run (an error output included, so that a failed cell shows on the site and
-the site check fails), numbered in the order of the run. The file is written to a temporary name and
-renamed into place, so a killed run never leaves half a notebook. The metadata records
-``transfer_course.source_sha256``, a hash of the cells' sources (:func:`source_digest`), from which
-``scripts/site.py`` tells that a notebook changed after its executed copy was made.
+the site check fails), numbered in the order of the run. The file is written to a temporary name
+and renamed into place (``transfer_utils.core.atomic``), so a killed run never leaves half a
+notebook. The metadata records ``transfer_course.source_sha256``, a hash of the cells' sources
+(:func:`source_digest`), from which ``scripts/build_site.py`` tells that a notebook changed after its
+executed copy was made.
 
 Without ``--save-executed`` the plugin does nothing.
 """
@@ -25,11 +26,12 @@ import copy
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import nbformat
+
+from transfer_utils.core.atomic import atomic_path
 
 METADATA_KEY = "transfer_course"
 
@@ -85,19 +87,14 @@ def executed_notebook(nb: Any, outputs: dict[int, list | None]) -> nbformat.Note
 
 
 def write_notebook_atomic(nb: nbformat.NotebookNode, path: Path) -> None:
-    """Write ``nb`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+    """Write ``nb`` to ``path`` atomically (``transfer_utils.core.atomic.atomic_path``), readable by all
+    as a normal file is (the temporary file starts private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as handle:
             nbformat.write(nb, handle)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it a normal file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        os.chmod(tmp, 0o666 & ~umask)
 
 
 def save_items(items: list[Any], out_dir: Path) -> Path:
