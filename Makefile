@@ -26,7 +26,7 @@ ifneq ($(CI),)
   export TL_OFFLINE ?= 1
 endif
 
-.PHONY: lab test setup git-filter unit notebooks prepare sync benchmark claims lock clean-venv
+.PHONY: lab test setup git-filter unit notebooks prepare sync badges site benchmark claims lock clean-venv
 
 # The venv's own JupyterLab, whose `python3` kernel (the one every notebook names) is the venv's
 # Python: its kernelspec lives in the venv and says `python`, which Jupyter runs as the server's own
@@ -72,12 +72,25 @@ prepare: setup
 unit: setup
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
+# Each notebook nbval runs is also saved with its outputs to build/executed/ (scripts/nbval_save.py), for `make site`.
 notebooks: setup prepare
-	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider $(NOTEBOOKS) $(PYTEST_ARGS)
+	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider \
+	  -p scripts.nbval_save --save-executed=build/executed $(NOTEBOOKS) $(PYTEST_ARGS)
 
 # Bring every notebook pair (.ipynb <-> .py) in step; the newer file wins.
 sync: setup
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
+
+# Every notebook's Colab and Binder badges and its Colab install line, from [tool.course] in pyproject.toml.
+badges: setup
+	$(PY) scripts/badges.py
+
+# The course as a static HTML book in build/site/ (Sphinx + myst-nb), from the outputs `make notebooks`
+# saved in build/executed/: nothing is executed again. Then checks it (scripts/check_site.py).
+# A subset: make site SITE_NOTEBOOKS="00 10"
+SITE_NOTEBOOKS ?=
+site: setup
+	$(PY) scripts/build_site.py $(if $(SITE_NOTEBOOKS),--notebooks $(SITE_NOTEBOOKS))
 
 benchmark: setup prepare
 	$(PY) scripts/benchmark.py --update-readme

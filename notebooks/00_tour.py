@@ -18,6 +18,8 @@
 # %% [markdown]
 # # 00 A tour of the course
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/00_tour.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F00_tour.ipynb)
+#
 # Transfer learning reuses what a model learned on one problem (the *source*) to do better on
 # another (the *target*) with less data. Every step of it is calculus: a gradient moves weights, a
 # Hessian says how fast Newton's method will converge from a warm start, a reversed gradient makes
@@ -47,6 +49,11 @@
 # `transfer_utils`, then the device, the run profile and the seed, each reported in one line.
 
 # %%
+# On Colab only, install the course when it is missing (scripts/badges.py writes the address, from pyproject.toml).
+import importlib.util, subprocess, sys  # noqa: E401
+if "google.colab" in sys.modules and importlib.util.find_spec("transfer_utils") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "git+https://github.com/PLACEHOLDER-ORG/calculus-in-transfer-learning@main"], check=True)
+
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch

@@ -18,6 +18,8 @@
 # %% [markdown]
 # # 01 Derivatives and automatic differentiation
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/01_derivatives_autograd.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F01_derivatives_autograd.ipynb)
+#
 # Every method in this course, from fine-tuning a pretrained network to adapting it to a new
 # domain, moves parameters along a gradient. There are three ways to get a derivative out of a
 # computer: derive it by hand, approximate it by *finite differences*, or let *automatic
@@ -50,6 +52,11 @@
 # differences need float64); the device is reported for completeness.
 
 # %%
+# On Colab only, install the course when it is missing (scripts/badges.py writes the address, from pyproject.toml).
+import importlib.util, subprocess, sys  # noqa: E401
+if "google.colab" in sys.modules and importlib.util.find_spec("transfer_utils") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "git+https://github.com/PLACEHOLDER-ORG/calculus-in-transfer-learning@main"], check=True)
+
 import math
 
 import ipywidgets as widgets

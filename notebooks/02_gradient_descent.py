@@ -18,6 +18,8 @@
 # %% [markdown]
 # # 02 Gradient descent and the geometry of optimisation
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/02_gradient_descent.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F02_gradient_descent.ipynb)
+#
 # Training a network, fine-tuning a pretrained one, or fitting a domain-adaptation loss all come
 # down to the same loop: take the gradient, step against it, repeat. How large a step may be, how
 # many steps are needed, why momentum helps and why a non-convex loss ends in different places from
@@ -50,6 +52,11 @@
 # optimisers in `transfer_utils.calculus.optim` record every iterate, so we can draw paths and measure rates.
 
 # %%
+# On Colab only, install the course when it is missing (scripts/badges.py writes the address, from pyproject.toml).
+import importlib.util, subprocess, sys  # noqa: E401
+if "google.colab" in sys.modules and importlib.util.find_spec("transfer_utils") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "git+https://github.com/PLACEHOLDER-ORG/calculus-in-transfer-learning@main"], check=True)
+
 import math
 
 import ipywidgets as widgets

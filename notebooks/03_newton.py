@@ -18,6 +18,8 @@
 # %% [markdown]
 # # 03 Newton's method and second-order optimisation
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/03_newton.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F03_newton.ipynb)
+#
 # Gradient descent uses the slope; Newton's method also uses the curvature. Where it works, it is
 # spectacularly fast: the number of correct digits doubles at every step, and a quadratic is solved
 # in one step whatever its condition number. Where it fails, it fails badly: it is drawn to saddles
@@ -52,6 +54,11 @@
 # `transfer_utils.calculus.optim`.
 
 # %%
+# On Colab only, install the course when it is missing (scripts/badges.py writes the address, from pyproject.toml).
+import importlib.util, subprocess, sys  # noqa: E401
+if "google.colab" in sys.modules and importlib.util.find_spec("transfer_utils") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "git+https://github.com/PLACEHOLDER-ORG/calculus-in-transfer-learning@main"], check=True)
+
 import math
 import time
 

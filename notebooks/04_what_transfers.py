@@ -18,6 +18,8 @@
 # %% [markdown]
 # # 04 What transfers: domains, tasks and warm starts
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/04_what_transfers.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F04_what_transfers.ipynb)
+#
 # Before adapting anything we need words and numbers for *what differs* between a source and a
 # target problem. Is it the inputs (MNIST's thin, centred digits against USPS's fat, frame-filling
 # ones), the labels' frequencies, or the labelling rule itself? How far apart are two domains, in a
@@ -50,6 +52,10 @@
 # One cell: the course helpers, the device, the run profile and the seed.
 
 # %%
+# On Colab only, install the course when it is missing (scripts/badges.py writes the address, from pyproject.toml).
+import importlib.util, subprocess, sys  # noqa: E401
+if "google.colab" in sys.modules and importlib.util.find_spec("transfer_utils") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "git+https://github.com/PLACEHOLDER-ORG/calculus-in-transfer-learning@main"], check=True)
 
 import matplotlib.pyplot as plt
 import numpy as np

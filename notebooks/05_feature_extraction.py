@@ -18,6 +18,8 @@
 # %% [markdown]
 # # 05 Feature extraction and representation learning
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/05_feature_extraction.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F05_feature_extraction.ipynb)
+#
 # A network trained on a large source task computes features that are useful far beyond that task.
 # The cheapest way to transfer them is to freeze the network, compute the features of the target
 # images once, and fit only a linear classifier on top: a *linear probe*. Because the features are
@@ -49,6 +51,11 @@
 # One cell: imports from `transfer_utils`, the device, the run profile and the seed.
 
 # %%
+# On Colab only, install the course when it is missing (scripts/badges.py writes the address, from pyproject.toml).
+import importlib.util, subprocess, sys  # noqa: E401
+if "google.colab" in sys.modules and importlib.util.find_spec("transfer_utils") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "git+https://github.com/PLACEHOLDER-ORG/calculus-in-transfer-learning@main"], check=True)
+
 import copy
 
 import matplotlib.pyplot as plt

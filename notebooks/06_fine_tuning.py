@@ -18,6 +18,8 @@
 # %% [markdown]
 # # 06 Fine-tuning
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/06_fine_tuning.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F06_fine_tuning.ipynb)
+#
 # A frozen representation (notebook 05) is cheap and safe, but it cannot adapt: once a target task
 # has enough labels, a network trained on the target alone catches up with the probe. Fine-tuning
 # keeps the pretrained weights as the *starting point* of gradient descent instead of fixing them, so
@@ -46,6 +48,11 @@
 # One cell: imports from `transfer_utils`, the device, the run profile and the seed.
 
 # %%
+# On Colab only, install the course when it is missing (scripts/badges.py writes the address, from pyproject.toml).
+import importlib.util, subprocess, sys  # noqa: E401
+if "google.colab" in sys.modules and importlib.util.find_spec("transfer_utils") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "git+https://github.com/PLACEHOLDER-ORG/calculus-in-transfer-learning@main"], check=True)
+
 import copy
 
 import matplotlib.pyplot as plt

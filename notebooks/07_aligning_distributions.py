@@ -18,6 +18,8 @@
 # %% [markdown]
 # # 07 Aligning distributions
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/07_aligning_distributions.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F07_aligning_distributions.ipynb)
+#
 # A classifier trained on the source domain fails on the target when the two input distributions
 # differ (notebook 04 measured that gap with MMD and the proxy A-distance). The oldest remedy is to
 # transform the data, or learn features, so that the two distributions look alike, and then train
@@ -47,6 +49,11 @@
 # ## Setup
 
 # %%
+# On Colab only, install the course when it is missing (scripts/badges.py writes the address, from pyproject.toml).
+import importlib.util, subprocess, sys  # noqa: E401
+if "google.colab" in sys.modules and importlib.util.find_spec("transfer_utils") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "git+https://github.com/PLACEHOLDER-ORG/calculus-in-transfer-learning@main"], check=True)
+
 import copy
 
 import matplotlib.pyplot as plt

@@ -18,6 +18,8 @@
 # %% [markdown]
 # # 08 Adversarial domain adaptation
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/08_adversarial_adaptation.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F08_adversarial_adaptation.ipynb)
+#
 # Notebook 07 aligned the two domains by matching statistics we chose in advance: covariances
 # (CORAL) or kernel mean embeddings (MMD). Adversarial adaptation lets a second network choose the
 # statistic: a *domain discriminator* learns whatever tells source features from target features,
@@ -50,6 +52,11 @@
 # ## Setup
 
 # %%
+# On Colab only, install the course when it is missing (scripts/badges.py writes the address, from pyproject.toml).
+import importlib.util, subprocess, sys  # noqa: E401
+if "google.colab" in sys.modules and importlib.util.find_spec("transfer_utils") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "git+https://github.com/PLACEHOLDER-ORG/calculus-in-transfer-learning@main"], check=True)
+
 import copy
 
 import matplotlib.pyplot as plt

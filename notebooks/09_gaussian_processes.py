@@ -18,6 +18,8 @@
 # %% [markdown]
 # # 09 Gaussian processes and transfer
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/09_gaussian_processes.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F09_gaussian_processes.ipynb)
+#
 # A model trained on a few target points should say how unsure it is, and a plentiful related
 # source task should make it both more accurate and less unsure. Gaussian processes (GPs) do both in
 # closed form: the posterior is a Gaussian whose mean predicts and whose variance measures doubt,
@@ -44,6 +46,11 @@
 # One cell imports every helper and fixes the device, the run profile and the seed.
 
 # %%
+# On Colab only, install the course when it is missing (scripts/badges.py writes the address, from pyproject.toml).
+import importlib.util, subprocess, sys  # noqa: E401
+if "google.colab" in sys.modules and importlib.util.find_spec("transfer_utils") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "git+https://github.com/PLACEHOLDER-ORG/calculus-in-transfer-learning@main"], check=True)
+
 import math
 import time
 

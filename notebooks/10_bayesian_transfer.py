@@ -18,6 +18,8 @@
 # %% [markdown]
 # # 10 Bayesian transfer and GP classification
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/10_bayesian_transfer.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F10_bayesian_transfer.ipynb)
+#
 # Bayes' rule is a transfer-learning rule: yesterday's posterior is today's prior. If a source
 # task leaves us with a posterior over a classifier's weights, a related target task can start
 # from it instead of from ignorance, and the target data then decide how much of the source to
@@ -44,6 +46,11 @@
 # One cell imports every helper and fixes the device, the run profile and the seed.
 
 # %%
+# On Colab only, install the course when it is missing (scripts/badges.py writes the address, from pyproject.toml).
+import importlib.util, subprocess, sys  # noqa: E401
+if "google.colab" in sys.modules and importlib.util.find_spec("transfer_utils") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "git+https://github.com/PLACEHOLDER-ORG/calculus-in-transfer-learning@main"], check=True)
+
 import time
 
 import gpytorch

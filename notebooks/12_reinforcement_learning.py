@@ -18,6 +18,8 @@
 # %% [markdown]
 # # 12 Transfer in reinforcement learning
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/12_reinforcement_learning.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F12_reinforcement_learning.ipynb)
+#
 # In supervised learning the gradient of the loss is one `backward` away. In reinforcement learning
 # the quantity to maximise, the expected return, is an expectation over trajectories whose
 # distribution depends on the parameters *and* on an environment we cannot differentiate. The
@@ -56,6 +58,11 @@
 # device.
 
 # %%
+# On Colab only, install the course when it is missing (scripts/badges.py writes the address, from pyproject.toml).
+import importlib.util, subprocess, sys  # noqa: E401
+if "google.colab" in sys.modules and importlib.util.find_spec("transfer_utils") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "git+https://github.com/PLACEHOLDER-ORG/calculus-in-transfer-learning@main"], check=True)
+
 import copy
 import math
 

@@ -18,6 +18,8 @@
 # %% [markdown]
 # # 15 Frequently asked questions and common mistakes
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/15_faq_common_mistakes.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F15_faq_common_mistakes.ipynb)
+#
 # Read this before starting a project of your own. The first part answers the questions every
 # learner of this course asks, each with a pointer to the notebook and figure that shows the answer
 # and, where it is cheap, a small live demonstration. The second part is a clinic: eight mistakes
@@ -48,6 +50,11 @@
 # One cell: imports from `transfer_utils`, the device, the run profile and the seed.
 
 # %%
+# On Colab only, install the course when it is missing (scripts/badges.py writes the address, from pyproject.toml).
+import importlib.util, subprocess, sys  # noqa: E401
+if "google.colab" in sys.modules and importlib.util.find_spec("transfer_utils") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "git+https://github.com/PLACEHOLDER-ORG/calculus-in-transfer-learning@main"], check=True)
+
 import copy
 import inspect
 import os
