@@ -55,8 +55,11 @@ if "google.colab" in sys.modules and importlib.util.find_spec("transfer_utils") 
 
 import copy
 
+import ipywidgets as widgets
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
+from IPython.display import display
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
@@ -254,6 +257,95 @@ plot_curves({f"block {i + 1}" + (" (head)" if i == 3 else ""): lrs[:, i] for i i
             logy=True, xlabel="step", ylabel="learning rate", title="warm-up, cosine, discriminative rates")
 plt.show()
 torch.testing.assert_close(lrs[:, 0], lrs[:, 3] * 0.125)  # gamma^3 below the head at every step
+
+# %% [markdown]
+# ### Sliders: learning rate and L2-SP strength
+#
+# The two knobs on a problem small enough to see whole: a quadratic target risk in two weights,
+# $\hat R(w) = \frac12 (w - w_T)^\top A (w - w_T)$ with $A = \mathrm{diag}(1, 0.05)$. The first
+# weight is *sharp* (the few target labels pin it down), the second *flat* (they barely constrain
+# it). Fine-tuning starts at the pretrained weights $w^0$ and takes 100 gradient steps on
+# $\hat R(w) + \frac{\alpha}{2}\lVert w - w^0\rVert^2$, whose minimiser is
+# $w^\star_\alpha = (A + \alpha I)^{-1}(A w_T + \alpha w^0)$ and whose largest curvature is $1 + \alpha$,
+# so gradient descent is stable for $\eta < 2/(1 + \alpha)$ (notebook 02). Try the learning rate
+# near 2 with $\alpha = 0$, then add a little L2-SP at the same rate: the pull adds curvature, and
+# the same step diverges. At a safe rate, raise $\alpha$ and watch the end point slide back toward
+# $w^0$, much further along the flat weight than along the sharp one: L2-SP keeps what the target
+# data cannot decide at its pretrained value.
+
+# %%
+A_toy = torch.diag(torch.tensor([1.0, 0.05], dtype=torch.float64))  # sharp, flat
+w_target = torch.tensor([1.0, 1.5], dtype=torch.float64)  # the target risk's minimiser w_T
+w_pre = torch.tensor([-1.5, -1.0], dtype=torch.float64)  # the pretrained weights w^0
+last_ft = {}  # what the latest redraw computed, so we can check that the sliders drive it
+
+
+def l2sp_descent(lr, alpha, steps=100):
+    """GD iterates on R(w) + alpha/2 ||w - w0||^2 from w0, and the minimiser (A + alpha I)^-1 (A w_T + alpha w0)."""
+    ws = [w_pre]
+    for _ in range(steps):
+        w = ws[-1]
+        ws.append(w - lr * (A_toy @ (w - w_target) + alpha * (w - w_pre)))
+    w_star = torch.linalg.solve(A_toy + alpha * torch.eye(2, dtype=torch.float64), A_toy @ w_target + alpha * w_pre)
+    return torch.stack(ws), w_star
+
+
+grid = np.linspace(-3, 3, 121)
+G1, G2 = np.meshgrid(grid, grid)
+
+
+def draw_l2sp(lr=1.0, alpha=0.0):
+    """Contours of the regularised risk, the GD path from w0, and the minimiser."""
+    ws, w_star = l2sp_descent(lr, alpha)
+    a, wt, w0 = A_toy.diagonal().numpy(), w_target.numpy(), w_pre.numpy()
+    F = 0.5 * (a[0] * (G1 - wt[0]) ** 2 + a[1] * (G2 - wt[1]) ** 2) + alpha / 2 * ((G1 - w0[0]) ** 2 + (G2 - w0[1]) ** 2)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.contour(G1, G2, F, levels=np.geomspace(max(F.min(), 1e-3), F.max(), 20), cmap="viridis", linewidths=0.7)
+    path = ws.clamp(-3, 3).numpy()
+    ax.plot(path[:, 0], path[:, 1], ".-", ms=3, lw=0.8, label=f"GD, {len(ws) - 1} steps")
+    ax.plot(*w0, "ks", label="pretrained $w^0$")
+    ax.plot(*wt, "r*", ms=12, label="target optimum $w_T$")
+    ax.plot(*w_star.numpy(), "bo", mfc="none", ms=10, label=r"minimiser $w^\star_\alpha$")
+    ax.set(xlim=(-3, 3), ylim=(-3, 3), xlabel="sharp weight", ylabel="flat weight",
+           title=fr"$\eta$ = {lr:.2f}, $\alpha$ = {alpha:.2f}; stable if $\eta < {2 / (1 + alpha):.2f}$")
+    ax.legend(fontsize=8, loc="lower right")
+    plt.show()
+    final = ws[-1]
+    last_ft.update(lr=lr, alpha=alpha, gap=(final - w_star).norm().item(), w_star=w_star,
+                   diverged=not bool(torch.isfinite(final).all() and (final - w_star).norm() < (w_pre - w_star).norm()))
+
+
+def l2sp_sliders():
+    """Two sliders (learning rate, L2-SP strength alpha), wired to `draw_l2sp`."""
+    return widgets.interactive(
+        draw_l2sp,
+        lr=widgets.FloatSlider(value=1.0, min=0.05, max=2.5, step=0.05, description="learning rate"),
+        alpha=widgets.FloatSlider(value=0.0, min=0.0, max=2.0, step=0.05, description="L2-SP alpha"),
+    )
+
+
+display(l2sp_sliders())
+
+# %% [markdown]
+# **Check.** Driving a second, hidden set of the same sliders from code: at $\eta = 1.9$ the run
+# converges to the minimiser with $\alpha = 0$ and diverges with $\alpha = 0.5$ (beyond
+# $2/(1 + \alpha) \approx 1.33$); at $\eta = 0.5$, $\alpha = 1$ gradient descent ends at the closed-form
+# minimiser, and that minimiser sits closer to $w^0$ than $w_T$ does, by a larger fraction along the
+# flat weight than along the sharp one.
+
+# %%
+check_ft = l2sp_sliders()  # the same sliders and drawing function, not displayed
+lr_ft_box, alpha_box = check_ft.children[:2]
+lr_ft_box.value = 1.9
+assert last_ft["lr"] == 1.9 and last_ft["alpha"] == 0.0 and not last_ft["diverged"] and last_ft["gap"] < 1e-3, last_ft
+alpha_box.value = 0.5
+assert last_ft["alpha"] == 0.5 and last_ft["diverged"], last_ft
+lr_ft_box.value, alpha_box.value = 0.5, 1.0
+assert last_ft["gap"] < 1e-3, last_ft  # GD reached the closed form
+kept = (w_target - last_ft["w_star"]) / (w_target - w_pre)  # the fraction of the way back to w0, per weight
+assert 0 < kept[0] < kept[1] < 1, kept
+print(f"slider checks passed: at alpha = 1 the minimiser is pulled back {kept[0]:.2f} of the way to w0 "
+      f"along the sharp weight and {kept[1]:.2f} along the flat one")
 
 # %% [markdown]
 # **LP-FT** (Kumar et al. 2022) is a recipe in two stages. Stage 1, LP: with the body frozen, only a new
