@@ -303,8 +303,8 @@ plt.show()
 
 # %% [markdown]
 # **The claim.** With few labels the pretrained embedding is far ahead: at $n = 32$ the probe beats
-# the bag of words on every seed by a wide margin (at least 0.05 in accuracy asserted; measured in
-# the claims sweep: see the Summary). The gap narrows as $n$ grows, because the bag of words
+# the bag of words on every seed by a wide margin (at least 0.05 in accuracy asserted; over the six
+# runs of the claims sweep, 18 seeds, the smallest gap of a run was 0.12-0.24). The gap narrows as $n$ grows, because the bag of words
 # gains vocabulary with every labelled sentence, while the probe is close to its ceiling early.
 
 # %%
@@ -359,7 +359,7 @@ for seed in FT_SEEDS:
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
     model.eval()
     head.eval()
     Z_test_ft = embed_sentences(tokenizer, model, [sentences[i] for i in test], max_length=32, progress=False)
@@ -380,19 +380,21 @@ plt.show()
 
 # %% [markdown]
 # **What we find, and what we assert.** Within this budget fine-tuning does *not* reliably beat the
-# probe it started from: the difference in test accuracy is a few points either way (while
-# preparing the notebook, one and two epochs on 256 labels gave between -0.02 and +0.03 over four
-# runs; the claims sweep's range is in the Summary). The probe is already a strong, convex fit of
-# a good representation, and 16 noisy steps of a 22-million-parameter model on 256 sentences move it
-# around that point rather than clearly past it. Fine-tuning wins where there are more labels and
-# more steps (notebook 06 measured it on images; try the full profile, or Exercise 11.2 for the
-# other direction). What we assert is only what the quick profile shows: fine-tuning stays within
-# 0.05 of the probe.
+# probe it started from: the difference in test accuracy is a few points either way. Over the six
+# runs of the claims sweep (one fine-tuned seed each) the largest difference was 0.063 in favour of
+# the probe (seed 109, whose training loss went *up*, 0.22 -> 0.26: a few noisy steps with dropout
+# can knock a good starting point off), and the others were within 0.04 either way. The probe is
+# already a strong, convex fit of a good representation, and 16 noisy steps of a
+# 22-million-parameter model on 256 sentences move it around that point rather than clearly past
+# it. Fine-tuning wins where there are more labels and more steps (notebook 06 measured it on
+# images; try the full profile, or Exercise 11.2 for the other direction). What we assert is only
+# what the quick profile shows: fine-tuning stays within 0.1 of the probe, neither a clear gain nor a
+# collapse (a learning rate ten times larger, for instance, would break it).
 
 # %%
 ft_gain = [ft - pr for _, pr, ft, _ in ft_results]
 print("fine-tuned - probe:", np.round(ft_gain, 3).tolist())
-assert max(abs(g) for g in ft_gain) < 0.05
+assert max(abs(g) for g in ft_gain) < 0.1
 
 # %% [markdown]
 # ## 6. Domain shift: another review site
@@ -425,8 +427,11 @@ fig.colorbar(im)
 plt.show()
 
 # %% [markdown]
-# **The claim.** The drop is real: for every source and seed, the accuracy on its own site is
-# above its mean accuracy on the other two, and the mean drop over sources is above 0.015.
+# **The claim.** The drop is real: for every seed, the accuracy of a probe on its own site is above
+# its mean accuracy on the other two sites, on average over the three sources, and the mean drop is
+# above 0.015 (over the six runs of the claims sweep it was 0.037-0.056). It is not universal: for a
+# single source and seed it can vanish (the smallest in the sweep was -0.002), which is why the
+# claim is about the average over sources.
 
 # %%
 off = ~np.eye(n_dom, dtype=bool)
@@ -435,7 +440,7 @@ drop_per = np.array([[cross[k, i, i] - cross[k, i][off[i]].mean() for i in range
 drop = float(drop_per.mean())
 print("in-domain minus cross-domain accuracy, per seed (rows) and source (columns):\n", np.round(drop_per, 3))
 print(f"mean drop {drop:.3f}")
-assert drop_per.min() > 0 and drop > 0.015
+assert drop_per.mean(1).min() > 0 and drop > 0.015
 
 # %% [markdown]
 # ## 7. CORAL on sentence embeddings
@@ -471,9 +476,10 @@ print(f"mean gain {gains.mean():.4f}, seed means {np.round(gains.mean(1), 4).tol
 # what we see. The pretrained encoder already maps the three sites into one space where sentiment
 # lies along similar directions (the domain centres of Section 3 are close), so the second-order
 # statistics differ little; and what does differ, vocabulary about phones or films, is partly
-# *signal* for the source's labels, which re-colouring distorts. The effect depends on the pair:
-# in our runs it helped Yelp -> IMDB on every seed and hurt Amazon -> IMDB on most, and the two
-# roughly cancel in the mean. What we assert is what held on every run of the claims sweep: CORAL
+# *signal* for the source's labels, which re-colouring distorts. The effect depends on the pair: in
+# the two runs we printed it helped Yelp -> IMDB on every seed and hurt Amazon -> IMDB on four of
+# six, and the pairs roughly cancel in the mean (between -0.011 and +0.004 over the six runs of the
+# claims sweep, against a drop of at least 0.037). What we assert is what held on every run: CORAL
 # recovers less than half of the drop on average.
 
 # %%
@@ -489,12 +495,12 @@ assert gains.mean() < 0.5 * drop
 #   $\partial L/\partial h_t = \frac{m_t}{\sum_s m_s} W^\top(p - e_y)$, and from there every layer
 #   of the encoder: checked against autograd on the real model.
 # * Frozen embeddings with a linear probe need far fewer labels than a bag of words: at 32 labels
-#   the probe led on every seed.
+#   the probe led on every seed, by 0.12 or more in accuracy over the 18 seeds of the claims sweep.
 # * Fine-tuning every transformer layer, starting from the probe, for one epoch on 256 labels
-#   stayed within a few points of the probe, either side: on a CPU budget the frozen encoder and a
-#   convex probe are hard to beat.
-# * Training on one review site and testing on another costs accuracy on every source and seed;
-#   CORAL on the embeddings does not restore it.
+#   stayed within a few points of the probe, either side (from -0.063 to within 0.04 in the sweep):
+#   on a CPU budget the frozen encoder and a convex probe are hard to beat.
+# * Training on one review site and testing on another costs accuracy, 0.037-0.056 on average over
+#   the sweep's runs; CORAL on the embeddings does not restore it (mean gain -0.011 to +0.004).
 #
 # ## Exercises
 #
