@@ -47,7 +47,7 @@
 # here it is a differentiable map from token vectors to token vectors.
 #
 # **Run time:** quick profile about 45 s on a 2-core laptop CPU with the sentence embeddings
-# already cached (31-43 s in the claims sweep; 90-120 s while other jobs shared the two cores); the
+# already cached (31-43 s in the claims sweep; 90-140 s while other jobs shared the two cores); the
 # first run embeds the 3,000 sentences once, about 45 s more, and caches them. Fine-tuning is about
 # half of the rest. Full profile more label budgets
 # and longer fine-tuning for every seed (not yet measured; a GPU speeds up fine-tuning).
