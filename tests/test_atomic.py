@@ -68,7 +68,8 @@ def test_only_the_course_s_stale_names_are_removed(tmp_path):
         _file(tmp_path / ".tl-write-test-k2j4h6g8", old=True),         # cache_dir()'s probe
     ]
     for name in (f".cifar10_jpg.{dead}.a1b2c3d4.tmp", f".cifar10_jpg.old-{dead}",
-                 ".cifar10_jpg.q1w2e3r4.tmp"):
+                 ".cifar10_jpg.q1w2e3r4.tmp", f".all-MiniLM-L6-v2.{dead}.a1b2c3d4.tmp",
+                 f".all-MiniLM-L6-v2.old-{dead}"):
         folder = tmp_path / name
         _file(folder / "train" / "cat" / "0.jpg")
         gone.append(_age(folder, 2 * STALE_AGE_S) if ".tmp" in name and str(dead) not in name else folder)
@@ -82,6 +83,8 @@ def test_only_the_course_s_stale_names_are_removed(tmp_path):
         _file(tmp_path / ".tl-write-test-k2j4h6g8x", old=True),
         _file(tmp_path / "cifar10_jpg" / "train" / ".x.abcd1234.tmp", old=True),  # never walked
     ]
+    (tmp_path / f".other-model.{dead}.abcd1234.tmp").mkdir()           # a folder not of the course
+    kept.append(tmp_path / f".other-model.{dead}.abcd1234.tmp")
     (tmp_path / ".cifar10_jpg.abcd1234.tmp.d").mkdir()                  # not a course name
     kept.append(_age(tmp_path / ".cifar10_jpg.abcd1234.tmp.d", 2 * STALE_AGE_S))
     removed = remove_stale_temp(tmp_path)

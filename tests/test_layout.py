@@ -2,9 +2,10 @@
 
 Rules (README, "Layout"):
 
-* the parts are ranked ``core < data < calculus < nets < transfer < adaptation < bayes < rl``; a module
-  imports only from its own part or from parts ranked below it (nothing imports upward), and no part
-  imports the command-line modules at the top of the package (``report``, ``prepare``);
+* the parts are ranked ``core < data < calculus < nets < transfer < adaptation < bayes < rl <
+  language``; a module imports only from its own part or from parts ranked below it (nothing
+  imports upward), and no part imports the command-line modules at the top of the package
+  (``report``, ``prepare``);
 * no module imports a private name (``_name``) from another module, nor reaches one through an
   imported module (``module._name``);
 * no module is longer than 300 lines;
@@ -24,7 +25,7 @@ import pytest
 import transfer_utils
 
 PACKAGE = Path(transfer_utils.__file__).resolve().parent
-PARTS = ["core", "data", "calculus", "nets", "transfer", "adaptation", "bayes", "rl"]
+PARTS = ["core", "data", "calculus", "nets", "transfer", "adaptation", "bayes", "rl", "language"]
 TOP_LEVEL = {"report", "prepare", "__main__"}  # command-line entry points: may import any part
 MAX_LINES = 300
 

@@ -12,7 +12,8 @@ Only names the course itself creates are touched (each pattern below is matched 
 * ``.<name>.<pid>.<random>.tmp`` files of :func:`atomic_path` (and ``.<name>.<random>.tmp`` from
   older versions of this module);
 * ``.cifar10_jpg.<pid>.<random>.tmp`` / ``.cifar10_jpg.<random>.tmp`` folders of the CIFAR-10
-  extraction, and ``.cifar10_jpg.old-<pid>`` folders it moves aside before deleting them;
+  extraction, and ``.cifar10_jpg.old-<pid>`` folders it moves aside before deleting them; the same
+  for ``all-MiniLM-L6-v2``, the sentence encoder's extraction (notebook 11);
 * ``.tl-write-test-<random>`` probe files of :func:`transfer_utils.core.paths.cache_dir`.
 
 A match is stale when it is older than :data:`STALE_AGE_S` or when its name carries the id of a
@@ -39,12 +40,13 @@ STALE_AGE_S = 600.0
 
 # tempfile's random part: 8 characters of [a-z0-9_] (tempfile._RandomNameSequence).
 _RAND = r"[a-z0-9_]{8}"
+_TREES = r"(?:cifar10_jpg|all-MiniLM-L6-v2)"  # folders extracted atomically into the cache
 _PATTERNS: tuple[tuple[re.Pattern[str], bool], ...] = (  # (full-name pattern, is a folder)
     (re.compile(rf"\.(?!tl-write-test-).+\.(?P<pid>[0-9]+)\.{_RAND}\.tmp"), False),
     (re.compile(rf"\.(?!tl-write-test-).+\.{_RAND}\.tmp"), False),
-    (re.compile(rf"\.cifar10_jpg\.(?P<pid>[0-9]+)\.{_RAND}\.tmp"), True),
-    (re.compile(rf"\.cifar10_jpg\.{_RAND}\.tmp"), True),
-    (re.compile(r"\.cifar10_jpg\.old-(?P<pid>[0-9]+)"), True),
+    (re.compile(rf"\.{_TREES}\.(?P<pid>[0-9]+)\.{_RAND}\.tmp"), True),
+    (re.compile(rf"\.{_TREES}\.{_RAND}\.tmp"), True),
+    (re.compile(rf"\.{_TREES}\.old-(?P<pid>[0-9]+)"), True),
     (re.compile(rf"\.tl-write-test-{_RAND}"), False),
 )
 # Folders never descended into while cleaning: the extracted CIFAR-10 tree holds 60,000 images.
