@@ -18,6 +18,8 @@
 # %% [markdown]
 # # 11 Transfer in language
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/11_transfer_in_language.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F11_transfer_in_language.ipynb)
+#
 # Text is the field where transfer learning became the default: almost nobody trains a language
 # model for a sentiment task from scratch; one takes an encoder pretrained on a very large corpus
 # and either freezes it or fine-tunes it. This notebook does both with a real pretrained
@@ -63,6 +65,11 @@
 # so no hub is ever asked. Everything runs on the CPU.
 
 # %%
+# On Colab only, install the course when it is missing (scripts/badges.py writes the address, from pyproject.toml).
+import importlib.util, subprocess, sys  # noqa: E401
+if "google.colab" in sys.modules and importlib.util.find_spec("transfer_utils") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "git+https://github.com/PLACEHOLDER-ORG/calculus-in-transfer-learning@main"], check=True)
+
 import copy
 
 import matplotlib.pyplot as plt
