@@ -25,7 +25,8 @@ import pytest
 import transfer_utils
 
 PACKAGE = Path(transfer_utils.__file__).resolve().parent
-PARTS = ["core", "data", "calculus", "nets", "transfer", "adaptation", "bayes", "rl", "language"]
+PARTS = ["core", "data", "calculus", "nets", "transfer", "adaptation", "bayes", "rl", "language",
+         "efficient", "crossmodal"]
 TOP_LEVEL = {"report", "prepare", "__main__"}  # command-line entry points: may import any part
 MAX_LINES = 300
 

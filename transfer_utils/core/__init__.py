@@ -6,6 +6,8 @@ Modules:
 * :mod:`atomic`: Atomic file writes, and the removal of the temporary files an interrupted write
   leaves behind.
 * :mod:`checkpoint`: Save and load model checkpoints atomically and safely.
+* :mod:`exercises`: Checks for the notebooks' runnable exercises: whether a learner's answer is
+  right, and a helpful message when it is not.
 * :mod:`device`: Pick the compute device: CUDA, then Apple MPS, then the CPU.
 * :mod:`distances`: Pairwise squared Euclidean distances: the one place the kernels of the course
   compute them.
@@ -22,4 +24,4 @@ Nothing here imports from another part of the package. Import a helper from the 
 it, for example ``from transfer_utils.core.atomic import ...``; this package re-exports nothing.
 """
 
-__all__ = ['atomic', 'checkpoint', 'device', 'distances', 'paths', 'plotting', 'profile', 'progress', 'seed', 'validation']
+__all__ = ['atomic', 'checkpoint', 'device', 'distances', 'exercises', 'paths', 'plotting', 'profile', 'progress', 'seed', 'validation']
