@@ -26,7 +26,7 @@ ifneq ($(CI),)
   export TL_OFFLINE ?= 1
 endif
 
-.PHONY: lab test setup git-filter unit notebooks prepare sync badges site benchmark claims lock clean-venv
+.PHONY: lab test setup git-filter unit notebooks prepare sync badges site slides benchmark claims lock clean-venv
 
 # The venv's own JupyterLab, whose `python3` kernel (the one every notebook names) is the venv's
 # Python: its kernelspec lives in the venv and says `python`, which Jupyter runs as the server's own
@@ -91,6 +91,17 @@ badges: setup
 SITE_NOTEBOOKS ?=
 site: setup
 	$(PY) scripts/build_site.py $(if $(SITE_NOTEBOOKS),--notebooks $(SITE_NOTEBOOKS))
+
+# Lecture slides (reveal.js) in build/slides/NN_name.slides.html: each notebook's cells marked with
+# slideshow metadata, with the figures of the run `make notebooks` saved in build/executed/ (nothing is
+# executed; without an executed copy a deck has no figures, and SLIDES_ARGS=--require-executed makes that
+# an error). reveal.js comes from a CDN unless REVEAL_PREFIX names a local copy. A subset: SLIDES_NOTEBOOKS="01 09"
+SLIDES_NOTEBOOKS ?=
+SLIDES_ARGS ?=
+REVEAL_PREFIX ?=
+slides: setup
+	$(PY) scripts/build_slides.py $(if $(SLIDES_NOTEBOOKS),--notebooks $(SLIDES_NOTEBOOKS)) \
+	  $(if $(REVEAL_PREFIX),--reveal-prefix $(REVEAL_PREFIX)) $(SLIDES_ARGS)
 
 benchmark: setup prepare
 	$(PY) scripts/benchmark.py --update-readme
