@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 00 A tour of the course
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/00_tour.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F00_tour.ipynb)
@@ -41,6 +41,11 @@
 #
 # **Run time:** quick profile about 5 s on a 2-core laptop CPU; full profile the same (nothing here
 # grows with the profile).
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Open by asking who has already fine-tuned a pretrained model, and what went wrong. Say that the
+# course is about the calculus underneath: every method later is a gradient, a Hessian or a marginal
+# likelihood. Keep this session short; most of it is getting everyone's environment to run.
 
 # %% [markdown]
 # ## Setup
@@ -72,7 +77,7 @@ use_course_style()
 print(device_report(device))
 print(profile)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## How the course is organised
 #
 # | part | notebooks | the calculus | the transfer |
@@ -98,7 +103,7 @@ print(profile)
 # %%
 print(environment_report())
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## A first gradient
 #
 # Take $f(x) = x^2 \sin x$. The product rule gives
@@ -108,7 +113,7 @@ print(environment_report())
 # (notebook 01 builds this machinery from scratch). We ask for the gradient at $x = 2$ in double
 # precision and compare it with the formula.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 x = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
 f = x**2 * torch.sin(x)
 f.backward()
@@ -116,7 +121,11 @@ closed_form = 2 * x.detach() * torch.sin(x.detach()) + x.detach() ** 2 * torch.c
 print(f"autograd f'(2) = {x.grad.item():.12f}")
 print(f"formula  f'(2) = {closed_form.item():.12f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Run the cell live if you can. Ask the class for the derivative before revealing it, then point out
+# the pattern every notebook follows: compute, then assert against an independent reference.
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **Check.** The two agree to double precision. This is the pattern of every check in the course:
 # a computed quantity against an independent reference (here a closed form), with a tolerance.
 
@@ -131,7 +140,7 @@ torch.testing.assert_close(x.grad, closed_form, rtol=1e-12, atol=1e-12)
 # NBVAL_CHECK_OUTPUT
 print(f"f'(2) rounded to 6 decimals: {x.grad.item():.6f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## A first slider
 #
 # The derivative is the slope of the tangent line. Move the slider to choose the point $x_0$; the
@@ -173,7 +182,7 @@ expected = (2 * x0 * torch.sin(x0) + x0**2 * torch.cos(x0)).item()
 assert abs(last["slope"] - expected) < 1e-12, (last, expected)
 print(f"slider redrew at x0 = {last['x0']}, slope {last['slope']:.6f} (formula {expected:.6f})")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Profiles and devices
 #
 # Two switches decide how big a run is and where it computes; both are environment variables, so
@@ -197,6 +206,11 @@ print(f"slider redrew at x0 = {last['x0']}, slope {last['slope']:.6f} (formula {
 # margin of every check. Here are both profiles as this run sees them (with `TL_SEEDS` set, both use
 # its seeds):
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Show how to switch the profile and the device with environment variables, without editing code.
+# Ask the class to run the tour on their own machine before the next lecture and to report any
+# dataset the environment report says is missing.
+
 # %%
 for name in ("quick", "full"):
     p = get_profile(name)
@@ -213,19 +227,21 @@ for bad in (lambda: get_profile("fast"), lambda: get_device("gpu")):
     except ValueError as err:
         print("ValueError:", err)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises and solutions
 #
 # Every notebook ends with exercises. Try each one first; the worked solution is folded under
 # **Solution** (click to open). Many exercises come with a check you can run on your answer.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # - The course is ten notebooks in four parts; `transfer_utils` holds the shared helpers.
 # - One setup cell fixes the device, the profile and the seed; environment variables switch them.
 # - `torch.autograd` differentiates what you compute; every claim is checked against a reference.
 # - Sliders (`ipywidgets`) make a figure something you can play with.
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # **1.** Use autograd to compute $g'(x)$ for $g(x) = e^{-x^2}$ at $x = 0.5$ and compare it with the

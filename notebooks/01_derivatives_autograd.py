@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 01 Derivatives and automatic differentiation
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/01_derivatives_autograd.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F01_derivatives_autograd.ipynb)
@@ -80,7 +80,7 @@ use_course_style()
 print(device_report(device))
 print(profile)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Finite differences: truncation against round-off
 #
 # The derivative is a limit, $f'(x) = \lim_{h\to 0} \frac{f(x+h)-f(x)}{h}$. A computer cannot take
@@ -102,6 +102,10 @@ print(profile)
 # $h^{+}_\star = 2\sqrt\epsilon \approx 3\times10^{-8}$ and $h^{0}_\star = (3\epsilon)^{1/3} \approx 9\times 10^{-6}$.
 #
 # Each quotient is one line of code (elementwise, so `x` may hold many points at once):
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Before the formulas, ask: which step h would you pick for a finite difference, and why not the
+# smallest one the machine allows? Collect guesses; the log-log figure on the next slide answers it.
 
 # %%
 def forward_difference(f, x, h):
@@ -156,12 +160,12 @@ for name in h_theory:
           f"ratio {h_best[name] / h_theory[name]:.2f}")
 print(f"smallest error: forward {err_fwd.min():.1e}, central {err_cen.min():.1e}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The log-log plot shows the two regimes: on the right the truncation error falls with slope 1
 # (forward) or 2 (central); on the left round-off rises with slope $-1$. The dashed lines are the
 # error model above, the dotted verticals the predicted best steps.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 h_np = hs.numpy()
 fig, ax = plt.subplots(figsize=(7, 4.5))
 ax.loglog(h_np, err_fwd, label="forward difference (measured)")
@@ -175,7 +179,7 @@ ax.set(xlabel="step size h", ylabel="relative error of f'(x) (geometric mean)",
 ax.legend(fontsize=8)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **Check.** The slopes in the two regimes match the theory (1 and 2 for truncation, $-1$ for
 # round-off), the measured best steps lie within a factor 10 of the predictions, and the central
 # difference's best error (order $\epsilon^{2/3}$) is far below the forward difference's (order
@@ -254,7 +258,7 @@ step_slider.children[0].value = -13.0
 assert last["h"] == 1e-13 and last["cen_error"] > 100 * good
 print(f"central error at h=1e-5: {good:.1e}; at h=1e-13: {last['cen_error']:.1e}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The chain rule on a computational graph
 #
 # A program that computes $f$ is a sequence of elementary operations; draw each intermediate value
@@ -274,6 +278,10 @@ print(f"central error at h=1e-5: {good:.1e}; at h=1e-13: {last['cen_error']:.1e}
 #
 # Here is a complete reverse-mode differentiator for scalars, in about forty lines. Each `Var` holds
 # its value, its adjoint `grad`, and its parents with the local derivatives.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Draw the graph of the example function on the board and run the backward sweep by hand, one
+# adjoint per node. This is the slide to spend the most time on; the code only repeats the board.
 
 # %%
 class Var:
@@ -349,11 +357,11 @@ def reverse_sweep(output):
     return order
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # We differentiate the example $f(x, y) = \sin(xy) + e^x/y$ at $(x, y) = (0.7, -1.3)$ and print the
 # graph in the order the forward pass created it, with each node's value and adjoint.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 x_v, y_v = Var(0.7), Var(-1.3)
 f_v = v_sin(x_v * y_v) + v_exp(x_v) / y_v
 order = reverse_sweep(f_v)
@@ -391,7 +399,7 @@ print(f"torch: value {out_t.item():.12f}, grads ({a_t.grad.item():.12f}, {b_t.gr
 torch.testing.assert_close(torch.tensor([out.value, a_v.grad, b_v.grad], dtype=torch.float64),
                            torch.stack([out_t.detach(), a_t.grad, b_t.grad]), rtol=1e-13, atol=1e-13)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Autograd in practice
 #
 # PyTorch builds the same graph as our `Var`s, over tensors, while your code runs. The rules a
@@ -447,7 +455,7 @@ print("autograd:", [round(d.item(), 10) for d in (d1, d2, d3)])
 print("formula :", [round(v, 10) for v in closed])
 torch.testing.assert_close(torch.stack([d1, d2, d3]).detach(), torch.tensor(closed, dtype=torch.float64))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Jacobians, Hessians and Hessian-vector products
 #
 # For $F:\mathbb{R}^n\to\mathbb{R}^m$ the Jacobian $J_{ij} = \partial F_i/\partial x_j$ is built by
@@ -476,7 +484,7 @@ torch.testing.assert_close(H, torch.diag(p) - torch.outer(p, p))
 print("Hessian of log-sum-exp equals diag(p) - p p^T; eigenvalues:",
       torch.linalg.eigvalsh(H).numpy().round(4), "(one zero: f(x + c1) = f(x) + c)")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # Forming an $n\times n$ Hessian costs $n$ backward passes and $n^2$ memory, hopeless for a network.
 # But many algorithms (Newton-CG in notebook 03, the Laplace approximation in Part IV) only need
 # **Hessian-vector products** $Hv$, and $Hv = \nabla_x\big(\nabla f(x)^\top v\big)$ costs two
@@ -534,7 +542,7 @@ for name, fn in (("right", SoftplusRight), ("wrong", SoftplusWrong)):
 print(f"gradcheck: right backward {ok_right}, wrong backward {ok_wrong}")
 assert ok_right and not ok_wrong
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. The claim: autograd equals central differences
 #
 # Now the notebook's central check, on several functions, including two on real data
@@ -545,6 +553,11 @@ assert ok_right and not ok_wrong
 # $$\frac{\partial \ell}{\partial z_i} = \frac{1}{n}\,(p_i - y_i),$$
 # since $\partial_{z_{ik}} \big(\log\sum_j e^{z_{ij}} - z_{i y_i}\big) = p_{ik} - [k = y_i]$.
 # We load the digits, standardise the pixels and take a subset whose size the profile picks.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# The main claim: autograd agrees with central differences on real losses. Stress that the finite
+# difference is the referee, in float64, and ask what a gradient check would catch that a unit test
+# of the loss value would not.
 
 # %%
 digits = load_digits()
@@ -563,7 +576,7 @@ zr = logits.clone().requires_grad_(True)
 torch.testing.assert_close(g_ce, (torch.softmax(logits, 1) - Y) / n_digits, rtol=1e-12, atol=1e-15)
 print("autograd gradient of cross-entropy w.r.t. logits equals (p - y)/n")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # A **gradient check** is built from the central difference: perturb one coordinate at a time,
 # $$[\nabla f(x)]_i \approx \frac{f(x + he_i) - f(x - he_i)}{2h} \qquad (e_i \text{ the } i\text{-th unit vector}),$$
 # which costs $2d$ evaluations of $f$, and compare with autograd coordinate by coordinate: a
@@ -637,14 +650,14 @@ for name, (fn, point) in cases.items():
     checks[name] = check_gradient(fn, point, rtol=1e-6, atol=1e-9)
     print(f"{name:22s} d = {point.numel():5d}  {checks[name]}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The bar chart shows two measures per function: the *normwise* relative difference
 # $\|g - \tilde g\|/\|g\|$, which sits near the $\epsilon^{2/3}$ accuracy that central differences
 # can reach, and the largest *elementwise* relative difference, which is inflated by coordinates
 # whose gradient is nearly zero (there, relative error is meaningless and the absolute tolerance
 # takes over).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, ax = plt.subplots(figsize=(7, 3.8))
 names = list(checks)
 pos = np.arange(len(names))
@@ -657,7 +670,7 @@ ax.set(xscale="log", xlabel="relative difference, autograd vs central difference
 ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **Check.** Every gradient passes coordinate by coordinate, the normwise differences are below
 # $10^{-8}$, and for the linear classifier the finite-difference gradient
 # with respect to the weights also equals the closed form $X^\top (P - Y)/n$ that follows from
@@ -674,7 +687,7 @@ torch.testing.assert_close(tu_numdiff.numerical_gradient(ce, logits), (torch.sof
 print("all gradient checks passed; worst relative difference",
       f"{max(c.max_rel for c in checks.values()):.1e}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * Finite differences trade truncation ($O(h)$ forward, $O(h^2)$ central) against round-off
@@ -690,7 +703,12 @@ print("all gradient checks passed; worst relative difference",
 # * Finite differences remain the referee: a gradient check in float64 (built here from the central
 #   difference and matched to the package's) caught a wrong backward and
 #   confirmed autograd on five functions, including the softmax cross-entropy gradient $p - y$.
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Recap in one sentence per bullet and point to the exercises; the first one (the best forward step)
+# is a good homework problem.
+
+# %% [markdown]
 # ## Exercises
 #
 # **1.** Derive the best forward-difference step $h^+_\star = 2\sqrt{\epsilon|f|/|f''|}$ and the

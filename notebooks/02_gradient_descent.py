@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 02 Gradient descent and the geometry of optimisation
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/02_gradient_descent.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F02_gradient_descent.ipynb)
@@ -98,7 +98,7 @@ use_course_style()
 print(device_report(device))
 print(profile)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Gradient descent from a Taylor expansion
 #
 # Near a point $x$, a differentiable $f:\mathbb{R}^d\to\mathbb{R}$ is its first-order Taylor
@@ -118,6 +118,11 @@ print(profile)
 # The method itself is a loop of one line, the update $x_{k+1} = x_k - \eta\nabla f(x_k)$, with the
 # gradient from autograd (`torch.func.grad`, notebook 01). It keeps every iterate so that we can
 # compare paths.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Derive the step from the first-order Taylor expansion on the board, then the bound on the step
+# size from L-smoothness. Ask the class to predict what happens just above the bound before showing
+# the figure.
 
 # %%
 def gradient_descent(f, x0, *, lr, max_iter):
@@ -157,12 +162,12 @@ for factor in (1.9, 2.1):
     print(f"lr = {factor}/L: predicted factor |1 - lr L| = {runs[factor][2]:.2f}, "
           f"error after 100 steps {err[-1].item():.2e} (start {err[0].item():.2f})")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The error is plotted on a log scale with the predicted $\rho^k\|x_0 - x^\star\|$ as dashed lines
 # (the top eigen-direction dominates after a few steps, so measured and predicted lines become
 # parallel).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, ax = plt.subplots(figsize=(6.5, 4))
 for factor, (res, err, rho) in runs.items():
     ks = np.arange(len(err))
@@ -173,7 +178,7 @@ ax.set(xlabel="iteration k", ylabel=r"$\|x_k - x^\star\|$", title="Just below an
 ax.legend(fontsize=8)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **Check.** Below the bound the run converges; above it the error grows, at the predicted rate
 # $\rho = 1.1$ per step. Taken further, a diverging run overflows: the optimiser then stops with a
 # clear `FloatingPointError` naming the iteration and the fix, instead of returning NaNs.
@@ -190,7 +195,7 @@ try:
 except FloatingPointError as error:
     print("FloatingPointError:", error)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Quadratics: the contraction factor and the condition number
 #
 # For $f(x) = \frac12(x - x^\star)^\top A (x - x^\star)$ with eigenvalues
@@ -205,7 +210,7 @@ except FloatingPointError as error:
 # The figure shows $\rho(\eta)$ for $\kappa = 10$: a V whose bottom is $\eta^\star$ and which crosses
 # 1 at $2/L$.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 lam = torch.tensor([1.0, 4.0, 10.0], dtype=torch.float64)
 etas = np.linspace(0.0, 0.25, 400)
 fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -220,7 +225,7 @@ ax.set(xlabel=r"step size $\eta$", ylabel="contraction factor", ylim=(0, 1.6), t
 ax.legend(fontsize=7, ncol=2)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Momentum: the square-root-of-$\kappa$ speed-up
 #
 # **Heavy-ball momentum** (Polyak, 1964) adds a fraction $\beta$ of the previous step,
@@ -329,12 +334,16 @@ print(f"largest |e_k / e_0| / envelope over 2,001 eigenvalues and 400 steps at k
       f"heavy ball {over['heavy ball']:.12f}, Nesterov {over['Nesterov']:.12f}")
 assert max(over.values()) < 1 + 1e-9  # the envelope bounds every eigen-direction (1 where it is attained)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # The measurement: ten-dimensional quadratics with eigenvalues spread geometrically from $\mu = 1/\kappa$
 # to $L = 1$ and a random rotation, a random start, and the number of steps until
 # $\|x_k - x^\star\| \le 10^{-4}\|x_0 - x^\star\|$, for each method and several $\kappa$. Each of the
 # profile's seeds draws its own rotations and starts; the table gives the worst-case count and the
 # median measured count over seeds (with the range).
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# The notebook's main claim: iterations grow like the condition number for GD and like its square
+# root with momentum. Point at the slopes on the log-log plot rather than at individual points.
 
 # %%
 kappas = profile.pick(quick=[10, 30, 100, 300], full=[10, 30, 100, 300, 1000, 3000])
@@ -388,12 +397,12 @@ for row in table:
         cells.append(f"{row['bound'][m]:>8} {np.median(counts):>8.0f} ({min(counts)}-{max(counts)})".rjust(32))
     print(f"{row['kappa']:>6} | " + " | ".join(cells))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # On log-log axes the iteration counts are straight lines: slope 1 for GD and about 1/2 for both
 # momentum methods. Dashed lines are the worst-case counts, dots the median measurements, bars the
 # range over seeds.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, ax = plt.subplots(figsize=(6, 4))
 for i, name in enumerate(method_names):
     med = np.array([np.median(r["measured"][name]) for r in table])
@@ -407,7 +416,7 @@ ax.set(xscale="log", yscale="log", xlabel=r"condition number $\kappa = L/\mu$",
 ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **Check (the notebook's main claim).** Every run of every method needs at most its worst-case
 # count (a theorem, so it must hold for every seed), and the median run at least half of it (the
 # bound is not loose: a random start puts only part of its error on the slowest direction, which
@@ -498,7 +507,7 @@ lr_box.value, kappa_box.value = 1.0, 2.0
 assert abs(last["kappa"] - 100) < 1e-9 and abs(last["rho"] - 0.99) < 1e-12
 print("slider checks passed:", {k: round(v, 4) if isinstance(v, float) else v for k, v in last.items()})
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Stochastic gradients on real data
 #
 # A training loss is an average over samples, $f(w) = \frac1n\sum_i \ell_i(w)$. **Stochastic gradient
@@ -537,12 +546,12 @@ f_star = w_ref.values[-1]
 L_log = torch.linalg.eigvalsh(X.T @ X / n)[-1].item() / 4 + l2  # sigma' <= 1/4
 print(f"n = {n}, d = {d}, f* = {f_star:.6f} (Newton, {w_ref.n_iter} iterations), L <= {L_log:.2f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # We run SGD with batch sizes 8 and 64 at the constant step $\eta = 0.5$, and batch size 8 with the
 # decaying schedule, over the profile's seeds (each seed draws different mini-batches), recording
 # the full loss after every epoch.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 num_epochs = profile.pick(quick=20, full=60)
 configs = {
     "SGD b=8, constant": dict(batch_size=8, lr=0.5),
@@ -641,7 +650,7 @@ assert adam_full.values[-1] - f_star < 1e-3 * (adam_full.values[0] - f_star)
 print(f"after {10 * num_epochs} full-batch iterations: GD f - f* = {gd_full.values[-1] - f_star:.1e}, "
       f"Adam {adam_full.values[-1] - f_star:.1e}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Convex against non-convex
 #
 # A twice-differentiable $f$ is **convex** iff its Hessian is positive semidefinite everywhere; then
@@ -651,6 +660,10 @@ print(f"after {10 * num_epochs} full-batch iterations: GD f - f* = {gd_full.valu
 # **saddle**. We classify the critical points of three functions: the quadratic above (convex),
 # the saddle $\frac12(x_1^2 - x_2^2)$ and a "four wells" function
 # $(x_1^2 - 1)^2 + (x_2^2 - 1)^2 + 0.3x_1 + 0.1x_2$ whose four local minima have different depths.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Non-convex landscapes: ask where GD ends from a given start, then show the basin picture. Keep the
+# saddle discussion brief; it returns in notebook 03 with Newton's method.
 
 # %%
 def classify(f, x):
@@ -695,7 +708,7 @@ print(f"1e-8 off the axis: |x_2| > 1 after {escape_measured} steps (predicted {e
 assert on_axis.converged and on_axis.x.abs().max() < 1e-10
 assert abs(escape_measured - escape_predicted) <= 1.5
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Where GD ends depends on where it starts
 #
 # On the four-wells function every start in a region (its *basin of attraction*) flows to the same
@@ -703,7 +716,7 @@ assert abs(escape_measured - escape_predicted) <= 1.5
 # `torch.func.vmap`, colour each start by the minimum it reaches, and overlay a few single runs from
 # the recording optimiser.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 n_grid = profile.pick(quick=41, full=101)
 g1 = torch.linspace(-1.9, 1.9, n_grid, dtype=torch.float64)
 starts = torch.cartesian_prod(g1, g1)
@@ -741,7 +754,7 @@ for s, r in zip(([-0.2, 1.8], [0.3, -1.7], [1.7, 0.3], [-1.8, -0.2]), single.val
         e = e - 0.05 * torch.func.grad(four_wells)(e)
     torch.testing.assert_close(r.x, e, atol=1e-8, rtol=0)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Rosenbrock's valley
 #
 # Rosenbrock's function $(1 - x_1)^2 + 100(x_2 - x_1^2)^2$ is non-convex but has a single minimum at
@@ -749,7 +762,7 @@ for s, r in zip(([-0.2, 1.8], [0.3, -1.7], [1.7, 0.3], [-1.8, -0.2]), single.val
 # minimum. GD must take small steps (the walls are steep) and then crawls along the flat valley
 # floor; momentum carries speed along the valley.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 x_rb = [-1.2, 1.0]
 n_rb = profile.pick(quick=2000, full=10000)
 rb_runs = {
@@ -775,7 +788,7 @@ for k, r in rb_runs.items():
 # %%
 assert rb_runs["heavy ball, lr = 1e-3, beta = 0.9"].values[-1] < 1e-2 * rb_runs["GD, lr = 1e-3"].values[-1]
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * Gradient descent is the steepest-descent step of the first-order Taylor model. For an $L$-smooth
@@ -791,7 +804,8 @@ assert rb_runs["heavy ball, lr = 1e-3, beta = 0.9"].values[-1] < 1e-2 * rb_runs[
 #   stable set) and several minima, reached from different basins of attraction. Where you start
 #   decides where you end: the reason a good *initialisation*, such as a pretrained network, matters
 #   so much in transfer learning.
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # **1.** For $f(x) = \frac12 x^\top A x$ with eigenvalues 1 and 100, what step size minimises the

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 03 Newton's method and second-order optimisation
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/03_newton.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F03_newton.ipynb)
@@ -91,7 +91,7 @@ use_course_style()
 print(device_report(device))
 print(profile)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Newton's method for roots
 #
 # To solve $F(x) = 0$, replace $F$ near the current guess by its tangent line,
@@ -105,6 +105,10 @@ print(profile)
 # $r \approx 0.739085$, with $C = \cos r / (2(1 + \sin r)) \approx 0.22$. Float64 only shows three or
 # four doublings before it runs out of digits, so we also run the same three lines of Newton with
 # 250 significant digits (`mpmath`).
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Derive quadratic convergence from the Taylor expansion with remainder. Ask the class how many
+# correct digits they expect after each step, then show the figure where the digits double.
 
 # %%
 mpmath.mp.dps = 250
@@ -126,12 +130,12 @@ for k, e in enumerate(errors_mp):
     print(f"{k:>2} {mpmath.nstr(e, 5):>20} {digits:>15.1f} {ratio:>14.6f}")
 print(f"predicted constant C = cos r / (2 (1 + sin r)) = {C_theory:.6f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The figure puts Newton's correct digits next to two linearly convergent methods on the same
 # equation: bisection (one bit, 0.3 digits, per step) and the fixed-point iteration
 # $x \leftarrow \cos x$ (a constant factor $|\sin r| \approx 0.67$ per step).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 bisect, lo, hi = [], 0.0, 2.0
 fixed, xf = [], 2.0
 for _ in range(30):
@@ -158,7 +162,7 @@ ax.set(xlabel="iteration k", ylabel="correct digits $-\\log_{10}|x_k - r|$", ysc
 ax.legend(fontsize=8)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **Check (the notebook's main claim).** The ratios $e_{k+1}/e_k^2$ settle to the predicted constant
 # (within 1% from the third step on), the correct digits at least double per step once below
 # $10^{-3}$, and the float64 run agrees with both the 250-digit run and scipy's bracketing solver.
@@ -175,7 +179,7 @@ for a, b in zip(digits_seq, digits_seq[1:]):
 assert abs(res_root.x.item() - r_brent) < 1e-15 and abs(res_root.x.item() - float(r_mp)) < 1e-15
 assert res_root.n_iter <= 6
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Newton's method for minima
 #
 # For minimisation, apply the same idea to the gradient ($F = \nabla f$, $J_F = \nabla^2 f$), or,
@@ -197,7 +201,7 @@ print(f"Newton: {one.n_iter} step, |x_1 - x*| = {(one.x - q.x_star).norm().item(
 assert one.n_iter == 1 and one.converged
 torch.testing.assert_close(one.x, q.x_star)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Where Newton breaks, and the fixes
 #
 # Newton solves $\nabla f = 0$; it does not know whether it is looking for a minimum. When the
@@ -219,6 +223,10 @@ torch.testing.assert_close(one.x, q.x_star)
 #
 # Here is the whole method, written out: the Newton step solves the linear system $(H + \lambda I)p = -\nabla f$
 # (never an explicit inverse), and the line search halves $t$ until Armijo's condition holds.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Newton is not safe by default: it goes to any stationary point. Ask which fix handles which
+# failure (damping, line search, a modified Hessian) before showing the contour plot.
 
 # %%
 def armijo_backtrack(f, x, g, p, *, c1=1e-4, shrink=0.5):
@@ -309,11 +317,11 @@ print(f"{'start':>12} | " + " | ".join(f"{n:>26}" for n in fixes))
 for i, s in enumerate(starts):
     print(f"{str(s):>12} | " + " | ".join(f"{outcomes[n][i][0]:>16} ({outcomes[n][i][1]:>2} it.)" for n in fixes))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The paths from the first start, $(0.2, 0.2)$, on the contour plot: pure Newton climbs to the
 # maximum; the fixes walk downhill to a minimum.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, ax = plt.subplots(figsize=(6, 5.5))
 plot_contour_paths(four_wells, paths, (-1.6, 1.6), (-1.6, 1.6), ax=ax, levels=30,
                    title="Newton from (0.2, 0.2): pure and safeguarded")
@@ -427,7 +435,7 @@ torch.testing.assert_close(far.xs[1:], -far.xs[:-1] ** 3)
 assert all(abs(a) < abs(b) for a, b in zip(far.xs[:-1, 0], far.xs[1:, 0])) and abs(far.x.item()) > 1e3
 assert near.converged and rescued.converged and abs(rescued.x.item()) < 1e-10
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Logistic regression by Newton (IRLS) against GD and L-BFGS
 #
 # For L2-regularised logistic regression with labels $y_i\in\{0,1\}$ and $p = \sigma(Xw)$,
@@ -512,11 +520,11 @@ for (dname, mname), value in comparison.items():
     res, seconds = value
     print(f"{dname:14s} {mname:36s} {res.n_iter:>10} {seconds:>9.3f} {1e3 * seconds / max(res.n_iter, 1):>15.2f} {str(res.converged):>9}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The gradient norm against the iteration (left) and against wall-clock time (right) on the digits:
 # Newton's curve falls off a cliff after a few steps, L-BFGS is superlinear, GD is linear.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 dname = "digits (>= 5)"
 plot_convergence(curves[dname], x={m: np.arange(1, len(c) + 1) for m, c in curves[dname].items()}, ax=axes[0],
@@ -565,7 +573,7 @@ print("solutions agree; iterations (IRLS, L-BFGS, GD):",
       {dn: [comparison[dn, m][0].n_iter for m in ("Newton (IRLS, closed-form Hessian)", "L-BFGS (m = 10)", "GD (lr = 1/L)")]
        for dn in datasets})
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Hessian-free: Hessian-vector products and conjugate gradient
 #
 # For a network with $d = 10^7$ weights the Hessian has $10^{14}$ entries: it cannot be formed, let
@@ -631,12 +639,12 @@ torch.testing.assert_close(conjugate_gradient(lambda u: hvp(f_dig, w, u), -g, to
                            tu_newton.conjugate_gradient(lambda u: hvp(f_dig, w, u), -g, tol=1e-10),
                            rtol=1e-12, atol=1e-12)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The relative residual of CG against the number of Hessian-vector products, with the
 # $\sqrt\kappa$ bound (an upper bound for the error in the $H$-norm; the residual tracks it loosely).
 # CG does much better than the bound because the spectrum is clustered.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, ax = plt.subplots(figsize=(6, 4))
 ax.semilogy(np.array(residuals) / residuals[0], "o-", ms=3, label="CG relative residual")
 ax.semilogy(bound, "--", label=r"$2((\sqrt{\kappa}-1)/(\sqrt{\kappa}+1))^k$")
@@ -667,7 +675,7 @@ print(f"Newton-CG: {it} Newton iterations, {products} Hessian-vector products in
 torch.testing.assert_close(w_ncg, comparison["digits (>= 5)", "Newton (IRLS, closed-form Hessian)"][0].x,
                            atol=2 * tol / l2, rtol=0)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Why the starting point matters: towards transfer
 #
 # Newton's quadratic convergence is **local**: once $C\|e_k\| < 1$ the digits double, but getting
@@ -676,6 +684,10 @@ torch.testing.assert_close(w_ncg, comparison["digits (>= 5)", "Newton (IRLS, clo
 # A model trained on a related task is exactly such a start: if the source and target solutions are
 # close, fitting the target from the source's weights (a *warm start*) saves most of the work. Whether
 # they are close is the question Part II asks; notebook 04 measures it on real domain shifts.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# The bridge to transfer: a start close to the solution costs fewer Newton iterations. Ask where a
+# good start would come from; the answer, a related source problem, is the subject of Part II.
 
 # %%
 X, y = datasets["breast cancer"]
@@ -700,7 +712,7 @@ assert all(a >= b for a, b in zip(ks, ks[1:])), ks
 assert 2 * iters[1e-3] <= iters[1.0]
 assert gd_iters[0.01] < gd_iters[1.0]
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * Newton's method replaces $F$ (or $\nabla f$) by its linearisation and solves it exactly. Near a
@@ -717,7 +729,8 @@ assert gd_iters[0.01] < gd_iters[1.0]
 #   forming the Hessian.
 # * Newton is fastest near the solution: a good start, such as a related task's solution, turns many
 #   iterations into a few. That is the calculus behind warm starts in transfer learning (notebook 04).
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # **1.** Apply Newton's method to $F(x) = x^2$ (a double root at 0). Show that the convergence is only

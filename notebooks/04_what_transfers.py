@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 04 What transfers: domains, tasks and warm starts
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/04_what_transfers.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F04_what_transfers.ipynb)
@@ -89,7 +89,7 @@ use_course_style()
 print(device_report(device))
 print(profile)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Domains and tasks
 #
 # Following Pan and Yang (2010), a **domain** is a pair $\mathcal{D} = (\mathcal{X}, P(X))$: an
@@ -120,6 +120,11 @@ print(profile)
 # the label of every point right of $x_1 = 0.5$. A $k$-nearest-neighbour classifier fitted on the
 # source tells us how each shift affects a predictor that was good on the source.
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Introduce the vocabulary: a domain is a feature space with a distribution, a task a label space
+# with a conditional. Ask the class to name a real pair of domains they care about and say which
+# shift it has.
+
 # %%
 n_toy = 600
 moons = make_moons_domains(n_toy, rotation_deg=0.0, generator=generator)
@@ -141,10 +146,10 @@ print(f"{'target':24s} {'n':>5s} {'P(y=1)':>7s} {'mean x1':>8s} {'k-NN acc':>9s}
 for name, (X, y) in toy_targets.items():
     print(f"{name:24s} {len(y):5d} {y.float().mean():7.2f} {X[:, 0].mean():8.2f} {toy_acc[name]:9.3f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # A picture of the five samples, coloured by label, makes the table concrete.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, axes = plt.subplots(1, 5, figsize=(17, 3.4), sharex=True, sharey=True)
 for ax, (name, (X, y)) in zip(axes, toy_targets.items()):
     ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", s=6, vmin=0, vmax=1)
@@ -166,7 +171,7 @@ assert toy_targets["label shift"][1].float().mean() < 0.35 < y_src.float().mean(
 assert toy_acc["covariate shift"] > 0.93 and toy_acc["label shift"] > 0.93
 assert toy_acc["concept shift"] < toy_acc["source"] - 0.3
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. MNIST against USPS
 #
 # Now a real pair. `digit_domains` returns MNIST (source) and USPS (target) in one form: float
@@ -269,12 +274,12 @@ F_tgt_test, acc_usps = features_and_accuracy(domains.target_test)
 print(f"source-only accuracy: MNIST test {acc_mnist:.3f}, USPS evaluation part {acc_usps:.3f}")
 assert acc_mnist > 0.97 and acc_usps < acc_mnist - 0.15  # a real domain gap to close later
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # A 2-D picture of the features: PCA fitted on both domains together, points coloured by domain
 # (left) and by digit (right). The domains occupy visibly different regions, even for the same
 # digit; that gap is what Part III shrinks.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 pca = PCA(n_components=2).fit(torch.cat([F_src_test, F_tgt_train]).numpy())
 Z_m, Z_u = pca.transform(F_src_test.numpy()), pca.transform(F_tgt_train.numpy())
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharex=True, sharey=True)
@@ -291,7 +296,7 @@ for ax in axes:
     ax.set(xlabel="PC 1 (feature units)", ylabel="PC 2 (feature units)")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Measuring discrepancy: the MMD and its gradient
 #
 # The maximum mean discrepancy compares the mean embeddings of two samples in a kernel's feature
@@ -310,6 +315,11 @@ plt.show()
 # the first term pushes target points apart, the second pulls each toward nearby source points.
 # We check this closed form against autograd through the course's `mmd2`, on the CNN features.
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# The MMD is a distance between samples with a gradient, which is what makes it a loss later. Work
+# the kernel mean embedding through on the board; the moons figure shows the gradient moving the
+# target.
+
 # %%
 sigma = float(median_bandwidth(F_src_test[:500], F_src_test[500:1000]))
 Xs_k = F_src_test[:300].double()
@@ -327,13 +337,13 @@ torch.testing.assert_close(grad_autograd, grad_closed, rtol=1e-6, atol=1e-12)
 print(f"closed-form MMD gradient matches autograd (bandwidth sigma = {sigma:.2f}); "
       f"max |grad| = {grad_closed.abs().max():.2e}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Following the negative gradient moves the target sample onto the source. On the rotated moons we
 # run the course's `gradient_descent` on $\widehat{\mathrm{MMD}}^2$ as a function of the target
 # points themselves (a five-bandwidth kernel mixture, bandwidths fixed from the start); the arrows
 # show the first gradient step.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 moons40 = make_moons_domains(300, rotation_deg=40.0, generator=generator)
 Xs2, Xt2 = moons40.X_src.double(), moons40.X_tgt.double()
 sig2 = median_bandwidth(Xs2, Xt2) * torch.tensor([0.25, 0.5, 1.0, 2.0, 4.0], dtype=torch.float64)
@@ -455,7 +465,7 @@ assert abs(tiny_60 - 0.01) < 0.002 and abs(last_mmd["mmd2"] - 0.01) < 0.002, (ti
 print(f"slider checks passed: MMD^2 at the median bandwidth {at_0:.4f} (0 deg), {at_60:.4f} (60 deg); "
       f"at 10^-2 medians {last_mmd['mmd2']:.4f} (0 deg), {tiny_60:.4f} (60 deg)")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. The proxy A-distance
 #
 # Ben-David et al. (2007, 2010) bound the target error of a classifier $h$ by
@@ -513,7 +523,7 @@ for r in pad_rows:
     assert r["pixels: MNIST vs USPS"] > r["pixels: MNIST vs MNIST"] + 1.0
     assert r["features: MNIST vs USPS"] > r["features: MNIST vs MNIST"] + 1.0
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Warm starts: the source optimum as a starting point
 #
 # Parameter transfer in its simplest form: minimise the target loss $f_T$ starting from the source
@@ -574,11 +584,11 @@ for angle in angles:
     print(f"{angle:5d} {mean['distance ratio']:16.2f} {mean['GD cold']:8.0f} {mean['GD warm']:8.0f} "
           f"{mean['Newton cold']:12.1f} {mean['Newton warm']:12.1f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The convergence curves at angle 0 (a fresh sample of the source distribution) and the iteration
 # counts against the angle tell the story in two pictures.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, axes = plt.subplots(1, 3, figsize=(16, 3.8))
 curves = next(r for r in warm_rows if "curves cold" in r)
 for start, ls in (("cold", "-"), ("warm", "--")):
@@ -628,7 +638,7 @@ ratio_5 = np.mean([r["GD warm"] / r["GD cold"] for r in warm_rows if r["angle"] 
 print(f"GD warm / cold at 5 degrees, mean over seeds: {ratio_5:.3f}")
 assert ratio_5 <= 0.95
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Regularising toward the source: ridge in closed form
 #
 # With few target labels, a better use of $w_S$ is as a *prior*: shrink toward it instead of
@@ -647,6 +657,10 @@ assert ratio_5 <= 0.95
 # correction. With $w_S = 0$ it is ordinary ridge. This is the linear version of L2-SP (Li et al.,
 # 2018), which notebook 06 uses on deep networks. In code it is one linear solve (never an explicit
 # inverse):
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Ridge toward the source weights: one line of algebra, and a clear trade-off in the number of
+# target labels. Ask when the source prior should be trusted less, and point at the right panel.
 
 # %%
 def ridge_toward(X, y, lam, w_src):
@@ -743,11 +757,11 @@ for name, acc in ridge_acc.items():
     print(f"{name:24s}", "  ".join(f"n={n}: {a:.3f}" for n, a in zip(n_labels, acc.mean(0))))
 print(f"{'source only (no target)':24s} {np.mean(source_only_acc):.3f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Two pictures: accuracy against the number of target labels at $\lambda = 100$ (left), and
 # accuracy against $\lambda$ with $n = 20$ labels (right); mean and spread over seeds.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, axes = plt.subplots(1, 2, figsize=(14, 4.2))
 for name, acc in ridge_acc.items():
     axes[0].errorbar(n_labels, acc.mean(0), yerr=acc.std(0), marker="o", capsize=3, label=name)
@@ -762,7 +776,7 @@ axes[1].set(xlabel=r"regularisation strength $\lambda$", title=f"the same with $
 axes[0].legend(fontsize=8)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # Read the left panel first. At a common $\lambda$, with few labels the related source helps a lot,
 # and as $n$ grows the data overrule the prior and the curves meet. The right panel adds two
 # caveats that an honest comparison needs.
@@ -809,7 +823,7 @@ assert robust.min() > 0.05 and robust.mean() > 0.1  # target-only at 1e4 varies 
 assert negative.min() > 0.15
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * A domain is an input space with a marginal $P(X)$, a task a label space with $P(Y\mid X)$.
@@ -828,7 +842,8 @@ assert negative.min() > 0.15
 #   the source into a prior: at a common $\lambda$ a large gain with few target labels from a
 #   related source (on MNIST -> USPS mostly as robustness to $\lambda$), and a loss from an
 #   unrelated one (negative transfer).
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. **Which shift?** A spam filter trained in 2015 is used in 2025. Spammers now write differently,

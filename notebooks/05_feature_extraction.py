@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 05 Feature extraction and representation learning
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/05_feature_extraction.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F05_feature_extraction.ipynb)
@@ -85,7 +85,7 @@ require_data("mnist", "usps", "cifar10")  # present and intact, or one clear err
 device = get_device(); profile = get_profile(); generator = seed_everything(profile.seed); use_course_style()
 print(device_report(device)); print(profile)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The linear probe
 #
 # Let $\phi: \mathcal{X} \to \mathbb{R}^D$ be a frozen feature extractor and $z_i = \phi(x_i)$ the
@@ -116,6 +116,10 @@ print(device_report(device)); print(profile)
 # layer $W, b$), as the package's `probe_objective` does, and computes the log-softmax as
 # $a_c - \log\sum_{c'} e^{a_{c'}}$ with `logsumexp`, which subtracts the largest logit before it
 # exponentiates and so does not overflow. The gradient is written by hand from the formula above.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# The linear probe is a convex problem on frozen features. Ask why convexity matters here (every
+# start gives the same answer) and how that makes the probe a fair measure of a representation.
 
 # %%
 def probe_objective(probe, Z, y, weight_decay):
@@ -231,7 +235,7 @@ assert abs(J_own - J_star) < 1e-9, (J_own, J_star)
 assert dW_own < 1e-4, dW_own
 assert db_own < 1e-4, db_own
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. A pretrained natural-image network, frozen
 #
 # Offline, the course's ImageNet network is EfficientNet-Lite0 (Tan and Le 2019), whose weights ship
@@ -249,12 +253,12 @@ backbone = load_backbone(backbone_name, image_size=image_size).to(device)
 print(backbone.name, "|", backbone.weights, "| input", image_size, "px | stages", backbone.stages)
 assert backbone.pretrained
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # We load a class-balanced CIFAR-10 subset (Krizhevsky 2009), drawn with the profile's first seed:
 # the subsets are deterministic, and for one seed the $k$-per-class subset is contained in every
 # larger one.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 cifar_train = cifar10_tensors("train", n_per_class=n_pool, seed=profile.seed)
 cifar_test = cifar10_tensors("test", n_per_class=n_test, seed=profile.seed)
 X_tr, y_tr = cifar_train.tensors
@@ -276,14 +280,18 @@ feats_tr = extract_features(backbone.forward_stages, X_tr, batch_size=250, devic
 feats_te = extract_features(backbone.forward_stages, X_te, batch_size=250, device=device, desc="test features")
 print({k: tuple(v.shape) for k, v in feats_tr.items()})
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Which layer transfers best?
 #
 # Early layers compute generic edges and colours, late layers features specialised to the source
 # classes (Yosinski et al. 2014). We fit one probe per stage on the whole training pool and measure
 # test accuracy.
 
-# %%
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Which layer transfers best: ask the class to guess before the figure. The point is that the best
+# layer depends on how far the target is from the source.
+
+# %% slideshow={"slide_type": "-"}
 def probe_accuracy(Z_train, y_train, Z_test, y_test, weight_decay=0.1):
     """Test accuracy of a linear probe fitted on (Z_train, y_train)."""
     probe = fit_linear_probe(Z_train, y_train, 10, weight_decay=weight_decay)
@@ -304,7 +312,7 @@ plt.show()
 best_layer = max(layer_acc, key=layer_acc.get)
 print({k: round(v, 3) for k, v in layer_acc.items()}, "best:", best_layer)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # The first stage is barely better than a probe on colours; accuracy rises with depth, and the best
 # stage is usually one of the last few, not necessarily the very last (whose features are the most
 # ImageNet-specific). We check that depth pays: the best stage beats the first by more than 0.2
@@ -314,7 +322,7 @@ print({k: round(v, 3) for k, v in layer_acc.items()}, "best:", best_layer)
 # %%
 assert layer_acc[best_layer] > layer_acc[backbone.stages[0]] + 0.2, layer_acc
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Label efficiency on natural images: probe against scratch
 #
 # A label-efficiency curve plots test accuracy against the number of labelled images per class.
@@ -353,10 +361,10 @@ for k in tqdm(budgets, desc="CIFAR label budgets"):
     for j, key in enumerate(cifar_curve):
         cifar_curve[key].append(sum(cifar_runs[k, s][j] for s in profile.seeds) / len(profile.seeds))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The curve, averaged over seeds:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, ax = plt.subplots()
 plot_curves({k: [100 * a for a in v] for k, v in cifar_curve.items()}, x=budgets, ax=ax, logx=True,
             xlabel="labelled images per class", ylabel="test accuracy (%)",
@@ -367,7 +375,7 @@ for k in budgets:
     print(k, [tuple(round(a, 3) for a in cifar_runs[k, s]) for s in profile.seeds], "|",
           [round(scratch_fit[k, s], 2) for s in profile.seeds])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # With 10 labels per class the frozen ImageNet features are well ahead of a network that must learn
 # its features from 100 images, even one trained until it (nearly) fits them (its training accuracy,
 # printed above, is 1 or close to it with 2 and 10 labels per class). With 50 labels per class the same budget
@@ -383,7 +391,7 @@ print("probe - scratch at 10 labels per class, per seed:", [round(g, 3) for g in
 assert min(cifar_gaps) > 0, cifar_gaps
 assert sum(cifar_gaps) / len(cifar_gaps) > 0.05, cifar_gaps
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Digits: an MNIST-pretrained network probed on USPS
 #
 # The same question on the digit domains of notebook 04: the source network was trained on MNIST
@@ -409,13 +417,13 @@ for k in tqdm(digit_budgets, desc="USPS label budgets"):
 digit_curve = {name: [sum(digit_runs[k, s][j] for s in profile.seeds) / len(profile.seeds) for k in digit_budgets]
                for j, name in enumerate(["probe (frozen MNIST features)", "DigitCNN from scratch"])}
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The curve shows the classic crossing: with one label per class the MNIST features win clearly;
 # with tens of labels per class a network trained on USPS itself catches up with the probe (compare
 # the values printed for 20 labels per class), because the frozen features were never adapted to
 # USPS (the next notebook fine-tunes them).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, ax = plt.subplots()
 plot_curves({k: [100 * a for a in v] for k, v in digit_curve.items()}, x=digit_budgets, ax=ax, logx=True,
             xlabel="labelled USPS images per class", ylabel="USPS test accuracy (%)",
@@ -435,7 +443,7 @@ print("probe - scratch at 1 label per class, per seed:", [round(g, 3) for g in d
 assert min(digit_gaps) > 0, digit_gaps
 assert sum(digit_gaps) / len(digit_gaps) > 0.05, digit_gaps
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Representations without labels: a small SimCLR
 #
 # Contrastive learning builds features from unlabeled images alone. Two random augmentations of each
@@ -462,6 +470,11 @@ assert sum(digit_gaps) / len(digit_gaps) > 0.05, digit_gaps
 #
 # In code: normalise, form $S / \tau$, mask its diagonal, and take the cross-entropy of each row with
 # its partner's index, the log-softmax again by `logsumexp`.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Contrastive learning needs no labels: explain the two views and the NT-Xent loss as a softmax over
+# the batch. Keep the augmentation details short; the probe on the learned features is the result to
+# stress.
 
 # %%
 def nt_xent_loss(z1, z2, temperature=0.5):
@@ -492,10 +505,10 @@ print(f"NT-Xent of the random batch at tau = 0.5: ours {nt_xent_loss(z1_chk, z2_
       f"package {tu_contrastive.nt_xent_loss(z1_chk, z2_chk).item():.6f}; identical embeddings: "
       f"{nt_xent_loss(same, same, 0.2).item():.4f} = log(2N - 1) = {uninformative.item():.4f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # First the augmentations:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 views = augment_digits(Xu_tr[:8].repeat(2, 1, 1, 1), generator=generator)
 fig, axes = plt.subplots(2, 8, figsize=(8, 2.2))
 for i, ax in enumerate(axes.flat):
@@ -532,11 +545,11 @@ ax.set_ylabel("loss (nats)")
 ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Now the probe on the contrastive features, against the same probe on the same encoder before
 # training (random weights) and on raw pixels.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 torch.manual_seed(profile.seed)
 random_encoder = DigitCNN().features.to(device)  # the same initialisation the SimCLR run started from
 reps = {"SimCLR encoder": encoder, "same encoder, untrained": random_encoder, "raw pixels": nn.Flatten()}
@@ -573,7 +586,7 @@ print("SimCLR - untrained at 20 labels per class, per seed:", [round(g, 3) for g
 assert min(simclr_gains) > 0, simclr_gains
 assert sum(simclr_gains) / len(simclr_gains) > 0.015, simclr_gains
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * A frozen network plus a linear probe is a convex problem: L-BFGS reaches the same minimum and the
@@ -590,7 +603,8 @@ assert sum(simclr_gains) / len(simclr_gains) > 0.015, simclr_gains
 # * A contrastive objective (InfoNCE / NT-Xent), a cross-entropy over the rows of a masked cosine
 #   similarity matrix whose target is the other view of the same image, learns features from
 #   unlabeled images alone.
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. Fit the probe with `weight_decay` in `[1e-4, 1e-3, 1e-2, 1e-1, 1]` on the 10-per-class CIFAR

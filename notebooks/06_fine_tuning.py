@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 06 Fine-tuning
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/06_fine_tuning.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F06_fine_tuning.ipynb)
@@ -92,7 +92,7 @@ require_data("mnist", "usps", "cifar10")  # present and intact, or one clear err
 device = get_device(); profile = get_profile(); generator = seed_everything(profile.seed); use_course_style()
 print(device_report(device)); print(profile)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The tools
 #
 # Write the model as a pretrained body $w_S$ (layers $1, \dots, L-1$) and a new head $w_{\bar S}$
@@ -125,6 +125,10 @@ print(device_report(device)); print(profile)
 # the weights away from the start, check its value against the package's `L2SPLoss.penalty` on the
 # same model, and both gradients against the formula above with autograd.
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# L2-SP pulls the weights toward the pretrained ones instead of toward zero. Write the gradient of
+# the penalty on the board and ask what changes once Adam rescales each coordinate.
+
 # %%
 def l2sp_penalty(pretrained, anchors, new, alpha, beta):
     """Omega(w) = alpha/2 ||w_S - w_S^0||^2 + beta/2 ||w_new||^2, each norm summed over its tensors."""
@@ -149,7 +153,7 @@ for omega in [penalty, l2sp_check.penalty()]:  # ours, then the package's
 print(f"L2-SP penalty {penalty.item():.4f} (the package's {l2sp_check.penalty().item():.4f}); gradient equals "
       f"alpha (w - w0) and beta w on all {len(expected)} tensors")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # With Adam, a penalty in the loss is no longer a contraction. Adam divides each coordinate's
 # gradient by a running root mean square of that coordinate's gradients; on its first step the
 # update is $\eta\, g / (|g| + \epsilon) \approx \eta \operatorname{sign}(g)$, so every weight moves
@@ -238,11 +242,11 @@ assert pull_size > 1e-5, pull_size  # far above the float64 tolerance of the com
 print(f"decoupled L2-SP: ours and the package's agree after {n_adam} Adam steps; without the pull the "
       f"weights differ by up to {pull_size:.1e}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The warm-up schedule, with discriminative rates for four blocks ($\gamma = 0.5$): every group follows
 # the same shape at its own scale.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 demo_blocks = [nn.Linear(2, 2) for _ in range(4)]
 demo_opt = torch.optim.SGD(discriminative_param_groups(demo_blocks, lr=1e-2, decay=0.5), lr=1e-2)
 demo_sched = warmup_cosine(demo_opt, warmup_steps=10, total_steps=100)
@@ -347,7 +351,7 @@ assert 0 < kept[0] < kept[1] < 1, kept
 print(f"slider checks passed: at alpha = 1 the minimiser is pulled back {kept[0]:.2f} of the way to w0 "
       f"along the sharp weight and {kept[1]:.2f} along the flat one")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # **LP-FT** (Kumar et al. 2022) is a recipe in two stages. Stage 1, LP: with the body frozen, only a new
 # linear head is fitted, on the body's features $z = \phi_{w_S^0}(x)$: the convex linear probe of
 # notebook 05. Stage 2, FT: every layer is unfrozen and trained, starting from that head. A random
@@ -356,6 +360,10 @@ print(f"slider checks passed: at alpha = 1 the minimiser is pulled back {kept[0]
 # predictions, where the gradients into the body are small. The package has no single function for
 # it; it is a few lines built from `fit_linear_probe` (notebook 05), `set_trainable` and a fine-tuning
 # function for stage 2, and every strategy below that starts from the probe goes through it.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# LP-FT in two stages: fit the head on frozen features, then fine-tune everything from there. Ask
+# why a random head would damage the pretrained features in the first steps.
 
 # %%
 def lp_ft(body, Z, y, num_classes, fine_tune, weight_decay=0.1):
@@ -366,7 +374,7 @@ def lp_ft(body, Z, y, num_classes, fine_tune, weight_decay=0.1):
     body = set_trainable(copy.deepcopy(body), True)  # stage 2 (FT): every layer trains ...
     return fine_tune(body, probe.as_linear()), probe  # ... starting from the probe's head
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Strategies on digits: MNIST network, USPS target
 #
 # The source network of notebook 04 (trained on MNIST only) is fine-tuned on $k$ labelled USPS images
@@ -458,11 +466,11 @@ stage_one_acc = (stage_one_logits.argmax(1) == yu_te).float().mean().item()
 print(f"LP-FT before stage 2: test accuracy {stage_one_acc:.3f}, the probe's {probe_acc_many:.3f}; largest logit "
       f"difference {(stage_one_logits - probe(Zu_te).cpu()).abs().max():.1e}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Now the learning curves of one run per strategy with 50 labels per class (test accuracy after
 # every epoch), and the number of trainable parameters of each.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 strategies = ["full fine-tuning", "partial freezing", "LP-FT", "LP-FT + L2-SP", "LP-FT + frozen BN", "scratch"]
 curves, finals = {}, {"linear probe": probe_acc_many}
 for strategy in tqdm(strategies, desc="strategies"):
@@ -477,7 +485,7 @@ ax.axhline(100 * probe_acc_many, color="k", ls=":", label="linear probe")
 ax.legend(fontsize=8)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # Starting the head from the probe (LP-FT) begins at the probe's accuracy and improves from there;
 # a random head (full fine-tuning) first has to undo the damage its early gradients do. Scratch
 # starts at chance. Freezing the convolutions limits how far the features can adapt.
@@ -487,7 +495,11 @@ plt.show()
 # Now the question of notebook 05 again, with fine-tuning in the race: accuracy against labels per
 # class, averaged over seeds, for the probe, LP-FT and scratch.
 
-# %%
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Label efficiency: with few labels the probe is hard to beat; with more, fine-tuning wins. Ask the
+# class where they expect the crossing for their own problem.
+
+# %% slideshow={"slide_type": "-"}
 budgets = profile.pick(quick=[2, 10, 50], full=[1, 2, 5, 10, 20, 50])
 runs = {}
 for k in tqdm(budgets, desc="label budgets"):
@@ -506,7 +518,7 @@ plt.show()
 for k in budgets:
     print(k, {m: [round(runs[m, k, s], 3) for s in profile.seeds] for m in methods})
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # With 50 labels per class fine-tuning beats the frozen probe on every seed, by more than 0.01 on
 # each and more than 0.02 on average over the profile's seeds (over the claims sweep's 18 seeds on
 # three CPU kernel sets, `benchmarks/claims.json`: the smallest per-seed gain of a run 0.023-0.035,
@@ -518,7 +530,7 @@ print("LP-FT - probe at 50 labels per class, per seed:", [round(g, 3) for g in f
 assert min(ft_gains) > 0.01, ft_gains
 assert sum(ft_gains) / len(ft_gains) > 0.02, ft_gains
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. The natural-image recipe: an ImageNet network fine-tuned on CIFAR-10
 #
 # The full profile runs the published recipe at paper scale: an ImageNet ResNet-50 (torchvision
@@ -594,11 +606,11 @@ scratch_acc = evaluate(scratch_cnn, cifar_test_loader, device=device)["accuracy"
 print(f"scratch baseline: SmallCNN, {len(hist_scratch['epoch'])} epochs, final training loss "
       f"{hist_scratch['train_loss'][-1]:.3f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The learning curves of LP-FT (loss, and test accuracy per epoch), with the probe and the fair
 # scratch baseline as lines:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
 plot_history(hist_ft, keys=["train_loss", "val_loss"], ax=axes[0])
 axes[0].set_title("LP-FT: loss")
@@ -612,7 +624,7 @@ plt.show()
 print(f"probe {cifar_probe_acc:.3f} | LP-FT {hist_ft['val_acc'][-1]:.3f} | scratch (SmallCNN) {scratch_acc:.3f}"
       + ("" if profile.is_quick else " | published ResNet-50 reference 0.966 (Kornblith et al. 2019)"))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # With 300 images, three epochs and 64 px inputs on a CPU, the ImageNet start is well ahead of the
 # fair scratch baseline: its weights carry features that 300 images cannot teach a network from
 # scratch. At this tiny scale fine-tuning adds little to the probe (compare the two numbers printed
@@ -626,7 +638,7 @@ print(f"probe {cifar_probe_acc:.3f} | LP-FT {hist_ft['val_acc'][-1]:.3f} | scrat
 # %%
 assert hist_ft["val_acc"][-1] > scratch_acc + 0.05, (hist_ft["val_acc"], scratch_acc)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * Fine-tuning starts gradient descent at the pretrained weights; freezing, discriminative rates,
@@ -645,7 +657,8 @@ assert hist_ft["val_acc"][-1] > scratch_acc + 0.05, (hist_ft["val_acc"], scratch
 # * Starting the head from the probe (LP-FT) avoids the destructive first steps of a random head.
 #   `lp_ft` is the two stages in a few lines: fit the probe on frozen features, then fine-tune every
 #   layer from it; before stage 2 the network computes the probe's logits (checked).
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. Set the discriminative decay $\gamma$ to 1.0 (one rate for all) and to 0.1 in

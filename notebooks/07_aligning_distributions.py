@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 07 Aligning distributions
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/07_aligning_distributions.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F07_aligning_distributions.ipynb)
@@ -89,7 +89,7 @@ use_course_style()
 print(device_report(device))
 print(profile)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Notation and the idea
 #
 # A labelled source sample $X_s \in \mathbb R^{n_s\times D}$ with labels $y_s$, an unlabelled target
@@ -103,7 +103,12 @@ print(profile)
 #
 # Our first test bed is notebook 04's two moons with the target rotated by 30 degrees.
 
-# %%
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Set up the notation once: labelled source, unlabelled target. Ask what could be aligned without
+# target labels: means, covariances, whole distributions. The rest of the lecture goes through them
+# in that order.
+
+# %% slideshow={"slide_type": "-"}
 moons = make_moons_domains(300, rotation_deg=30, generator=generator)
 fig, ax = plt.subplots(figsize=(5.5, 4))
 for X, y, name, marker in ((moons.X_src, moons.y_src, "source", "o"), (moons.X_tgt, moons.y_tgt, "target", "x")):
@@ -112,7 +117,7 @@ ax.set(xlabel="$x_1$", ylabel="$x_2$", title="Two moons, target rotated by 30 de
 ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Subspace alignment
 #
 # Fernando et al. (2013) describe each domain by the span of its top-$d$ principal directions,
@@ -135,7 +140,7 @@ torch.testing.assert_close(sa.M, M_lstsq)
 torch.testing.assert_close(sa.P_src @ sa.M, sa.P_tgt)
 print("M* = P_s^T P_t =\n", sa.M.numpy().round(3))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # Subspace alignment earns its keep on high-dimensional features, where the top directions carry
 # the class structure and the rest carries domain-specific detail; we use it on digit features in
 # section 6.
@@ -154,6 +159,10 @@ print("M* = P_s^T P_t =\n", sa.M.numpy().round(3))
 # covariances (Sun et al. use $\varepsilon = 1$); with $\varepsilon = 0$ the match is exact, which
 # we check. `center=True` also moves the source mean to the target mean. In code, with `eigh` for
 # the eigendecomposition of a symmetric matrix:
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# CORAL in closed form: whiten the source, recolour with the target covariance. Derive it on the
+# board; the ellipse figure checks it visually.
 
 # %%
 def matrix_power_sym(C, power, eps=0.0):
@@ -196,13 +205,13 @@ torch.testing.assert_close(X_coral.mean(0), moons.X_tgt.double().mean(0))
 print("target covariance:\n", covariance(moons.X_tgt.double()).numpy().round(4))
 print("covariance of the CORAL-transformed source:\n", covariance(X_coral).numpy().round(4))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The figure shows the three samples with their 2-sigma covariance ellipses: the transformed source
 # (green) has the target's ellipse. A linear map can stretch and shear but, being
 # $C_s^{-1/2}C_t^{1/2}$, it is not the rotation that generated the target, so the moons themselves
 # are only partly aligned.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def ellipse(X, n_std=2.0):
     C = np.cov(np.asarray(X), rowvar=False)
     vals, vecs = np.linalg.eigh(C)
@@ -294,7 +303,7 @@ assert exact["accuracy"] > last_coral["accuracy"], (exact, last_coral)
 print(f"slider checks passed at 60 degrees: mismatch {exact['before']:.3f} -> {exact['after']:.1e} (epsilon 0), "
       f"{last_coral['after']:.3f} (epsilon 10); target accuracy {exact['accuracy']:.3f} against {last_coral['accuracy']:.3f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. The Deep CORAL loss and its gradient
 #
 # Sun and Saenko (2016) make the match a loss on a batch of features $F_s, F_t$ (rows = examples):
@@ -320,7 +329,7 @@ torch.testing.assert_close(F_s.grad, closed_form)
 assert torch.autograd.gradcheck(coral_loss, (F_s[:6].detach().requires_grad_(), F_t[:5].detach().requires_grad_()))
 print("Deep CORAL gradient: autograd = closed form = finite differences")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. MMD as a loss
 #
 # The squared maximum mean discrepancy of notebook 04 (Gretton et al. 2012) compares mean
@@ -394,7 +403,7 @@ for sigmas in ((0.5, 1.0, 2.0), median_sigmas):
                                    tu_mmd.mmd2(X_check, Y_check, sigmas, unbiased), rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(mmd2(X_check, Y_check, median_sigmas), tu_mmd.mmd2(X_check, Y_check), rtol=1e-12, atol=1e-12)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Benchmarks
 #
 # ### Rotated two moons
@@ -405,6 +414,11 @@ torch.testing.assert_close(mmd2(X_check, Y_check, median_sigmas), tu_mmd.mmd2(X_
 # all through `train_da`. Each seed draws 1,000 points per domain and trains on batches of 250: with
 # 300 points and batches of 64 the run-to-run noise of source-only training was as large as
 # CORAL's effect.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Be honest about the benchmarks: state what each method gains, with the spread over seeds, and
+# point to the asserted claims. Ask the class why a method that matches distributions can still hurt
+# accuracy.
 
 # %%
 def run_moons(method: str, seed: int):
@@ -431,7 +445,7 @@ moon_acc = {m: np.array([run_moons(m, s) for s in profile.seeds]) for m in tqdm(
 for m, a in moon_acc.items():
     print(f"{m:20s} target accuracy {a.mean():.3f} +- {a.std(ddof=1):.3f}   per seed {a.round(3)}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **What the moons say.** Closed-form CORAL gains a few points of target accuracy, small next to
 # the seed-to-seed spread of source-only training: over the claims sweep's six runs of three seeds
 # on three CPU kernel sets (`benchmarks/claims.json`, `make claims`) its mean gain over a run's seeds
@@ -446,7 +460,7 @@ gain = moon_acc["CORAL (closed form)"] - moon_acc["source-only"]
 print(f"closed-form CORAL - source-only per seed: {gain.round(3)}")
 assert gain.mean() >= 0.02, gain
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### MNIST $\to$ USPS on learned features
 #
 # The digits of notebook 04 (USPS's fixed adaptation half is the unlabelled target, its evaluation
@@ -529,10 +543,10 @@ print(f"{'method':24s} USPS accuracy (mean +- sd over {len(profile.seeds)} seeds
 for m, a in digit_acc.items():
     print(f"{m:24s} {a.mean():.3f} +- {a.std(ddof=1):.3f}   per seed {a.round(3)}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The same numbers as a figure, one dot per seed.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, ax = plt.subplots(figsize=(8, 3.6))
 names = list(digit_acc)
 for i, m in enumerate(names):
@@ -542,7 +556,7 @@ ax.set_xticks(range(len(names)), names, rotation=20)
 ax.set(ylabel="USPS accuracy (%)", title=f"MNIST -> USPS, aligning distributions ({profile.name} profile)")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **Checks.** Over the claims sweep's 18 seeds on three CPU kernel sets (`benchmarks/claims.json`,
 # `make claims`; every seed draws its own MNIST subset), the per-seed gains over the matching
 # source-only baseline were at least 0.32 for closed-form CORAL, 0.30 for subspace alignment, 0.28
@@ -566,7 +580,7 @@ assert per_seed_gain("subspace alignment", "source-only (shallow)").min() >= 0.1
 assert per_seed_gain("MMD", "source-only (deep)").min() >= 0.2
 assert per_seed_gain("Deep CORAL", "source-only (deep)").min() >= 0.08
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * Subspace alignment maps the source PCA basis onto the target's with $M^\star = P_s^\top P_t$;
@@ -581,7 +595,8 @@ assert per_seed_gain("Deep CORAL", "source-only (deep)").min() >= 0.08
 # * Matching marginal statistics says nothing about which class goes where: on the symmetric moons
 #   MMD sometimes aligned the wrong way. Notebook 08 lets a discriminator choose the statistic and,
 #   with CDAN, conditions it on the class.
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. Show that with a ridge $\varepsilon > 0$ CORAL's output covariance is

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 08 Adversarial domain adaptation
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/08_adversarial_adaptation.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F08_adversarial_adaptation.ipynb)
@@ -97,7 +97,7 @@ use_course_style()
 print(device_report(device))
 print(profile)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The minimax objective
 #
 # Notation as in notebook 07: a labelled source sample $\{(x_i^s, y_i^s)\}_{i=1}^{n_s}$ from
@@ -142,6 +142,11 @@ print(profile)
 #
 # `None` because $\lambda$ is a constant, not something to train. `x.view_as(x)` is the identity:
 # a new tensor object that shares `x`'s memory.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# The minimax objective and the gradient reversal layer: one forward identity, one backward sign
+# flip. Ask the class what the feature extractor is trying to do to the discriminator, and why a
+# single backward pass suffices.
 
 # %%
 class GradientReversalFunction(torch.autograd.Function):
@@ -222,14 +227,14 @@ for g_rev, g_plain in zip(grads["reversed"][1], grads["plain"][1]):
     torch.testing.assert_close(g_rev, g_plain)
 print("features receive -lambda x the gradient; the discriminator's gradient is unchanged")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **The $\lambda$ schedule.** Early in training the discriminator is untrained and its gradient is
 # noise; Ganin and Lempitsky therefore raise the coefficient from 0 to $\lambda_{\max}$ as
 # $\lambda_p = \lambda_{\max}\big(2/(1+e^{-\gamma p}) - 1\big)$ with $\gamma = 10$ and $p$ the
 # training progress. `GradientReversalLayer` carries this schedule and `train_da` sets $p$ at every
 # step. The figure draws it.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 p = np.linspace(0, 1, 101)
 fig, ax = plt.subplots(figsize=(5, 3.2))
 for gamma in (5, 10, 20):
@@ -368,7 +373,7 @@ assert seen[2]["acc_s"] < seen[0]["acc_s"] and seen[2]["acc_t"] > seen[0]["acc_t
 assert seen[0]["L_d"] <= seen[1]["L_d"] <= seen[2]["L_d"] <= 2 * math.log(2) + 1e-9, seen
 print("slider checks passed:", [{k: round(v, 3) for k, v in s_.items()} for s_ in seen])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # **One training step, by hand.** Everything above fits in one step. The source batch
 # $(x^s, y^s)$ and the target batch $x^t$ go through the feature extractor together, and the step
 # minimises
@@ -429,7 +434,7 @@ for m_ours, m_pkg, m_start in zip(ours, pkgs, nets):
     assert not torch.equal(next(m_ours.parameters()), next(m_start.parameters())), "the step moved nothing"
 print("dann_step and one step of train_da give the same parameters")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. DANN on rotated two moons
 #
 # The target is the source rotated by 40 degrees (notebook 04's toy problem, a larger angle than in
@@ -488,13 +493,13 @@ moons_acc = {m: np.array([moons_runs[m, s][0]["target_acc"][-1] for s in profile
 for m, accs in moons_acc.items():
     print(f"{m:12s} target accuracy {accs.mean():.3f} +- {accs.std(ddof=1):.3f}  (per seed {np.round(accs, 3)})")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The decision boundaries of the first seed show what happened: source-only training draws a
 # boundary that fits the source moons (circles) and cuts through the rotated target moons (crosses);
 # DANN's boundary follows the target as well, because the features it was trained on map both
 # domains to the same place.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
 for ax, method in zip(axes, ("source-only", "DANN")):
     hist, G, C, moons = moons_runs[method, profile.seeds[0]]
@@ -503,12 +508,16 @@ for ax, method in zip(axes, ("source-only", "DANN")):
                            title=f"{method}: target accuracy {hist['target_acc'][-1]:.2f}")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The discriminator's accuracy during training is the diagnostic of the game. With $\lambda = 0$
 # it learns to tell the domains apart (the features were never asked to hide the domain); with the
 # reversed gradient the features push back and its accuracy stays closer to chance (0.5).
 
-# %%
+# %% [markdown] slideshow={"slide_type": "notes"}
+# The discriminator's accuracy is the diagnostic of the game. Ask what accuracy a perfectly aligned
+# feature space would give, and why driving it to zero is not the goal either.
+
+# %% slideshow={"slide_type": "-"}
 fig, ax = plt.subplots(figsize=(6, 3.8))
 for method, colour in (("source-only", "tab:gray"), ("DANN", "tab:red")):
     for i, seed in enumerate(profile.seeds):
@@ -521,7 +530,7 @@ ax.set(xlabel="training step", ylabel="discriminator accuracy (training batches)
 ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **Checks.** Over the claims sweep's 18 seeds on three CPU kernel sets (`benchmarks/claims.json`,
 # `make claims`), DANN's final target accuracy exceeded source-only's on every seed (the smallest
 # per-seed gain in any run was 0.18) and the mean gain over a run's three seeds was 0.25-0.33. Not
@@ -542,7 +551,7 @@ late = {m: np.array([np.mean(moons_runs[m, s][0]["domain_acc"][-3:]) for s in pr
 print("late discriminator accuracy:", {m: v.round(3) for m, v in late.items()})
 assert np.min(late["source-only"] - late["DANN"]) >= 0.1, late
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. MNIST $\to$ USPS
 #
 # **Protocol.** Source: MNIST; target: USPS resized to 28x28 (`transfer_utils.data.digits`). Offline
@@ -673,10 +682,10 @@ for m in METHODS:
     a = 100 * digit_acc[m]
     print(f"{m:18s} {a.mean():10.1f} +- {a.std(ddof=1):4.1f} (n={len(a)})   {PUBLISHED[m]}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # A bar chart of the same numbers, one dot per seed.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, ax = plt.subplots(figsize=(8, 3.8))
 for i, m in enumerate(METHODS):
     a = 100 * digit_acc[m]
@@ -703,7 +712,7 @@ headroom = digit_acc["target-supervised"] - digit_acc["DANN"]
 print(f"target-supervised - DANN: {headroom.round(3)}")
 assert headroom.min() > 0, "the upper bound should stay above DANN on every seed"
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The domain classifier over training
 #
 # As on the moons, the source-only run carries a passive discriminator ($\lambda = 0$). On these
@@ -711,7 +720,7 @@ assert headroom.min() > 0, "the upper bound should stay above DANN on every seed
 # features fight back, and on some seeds the discriminator's accuracy dips below 1, though in 300
 # steps of adapting one layer it stays far from 0.5.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, ax = plt.subplots(figsize=(6.5, 3.8))
 for method, colour in (("source-only", "tab:gray"), ("DANN", "tab:red"), ("CDAN", "tab:blue")):
     for i, seed in enumerate(profile.seeds):
@@ -786,7 +795,7 @@ plt.show()
 # DANN row of the table): alignment is partial, and DANN moved the target toward the right clusters
 # before it made the domains indistinguishable.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. CDAN: conditioning the discriminator on the prediction
 #
 # A marginal alignment can match the two domains' feature clouds while mapping target 3s onto
@@ -845,7 +854,7 @@ torch.testing.assert_close(
     cdan_domain_loss(disc_check, f_check[:6], f_check[6:], logits_check[:6], logits_check[6:], 0.7),
     cdan_pkg(f_check[:6], f_check[6:], logits_check[:6], logits_check[6:]), rtol=1e-12, atol=1e-12)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Why adversarial training is unstable, and what helps
 #
 # The game is a saddle-point problem, not a minimisation: simultaneous gradient steps on
@@ -865,7 +874,12 @@ torch.testing.assert_close(
 # believing a number. The next cell reruns DANN with the settings we tried first: one learning rate
 # $10^{-3}$ for everything and batches of 64.
 
-# %%
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Adversarial training is unstable: show the two runs side by side and name the fixes (the lambda
+# schedule, smaller learning rates). Leave time for questions; this is the most delicate method of
+# the course.
+
+# %% slideshow={"slide_type": "-"}
 unstable = {s: run_digits("DANN", s, lr_features=1e-3, batch=64)[0] for s in profile.seeds}
 fig, ax = plt.subplots(figsize=(6.5, 3.8))
 for i, s in enumerate(profile.seeds):
@@ -908,7 +922,7 @@ for k in settings:
 assert final["first"].mean() <= final["tuned"].mean() - 0.05, final
 assert wobbles["first"].mean() >= 2 * wobbles["tuned"].mean(), wobbles
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * DANN solves $\min_{G_f, G_y}\max_{G_d} \mathcal L_y - \lambda \mathcal L_d$ with one backward
@@ -924,7 +938,8 @@ assert wobbles["first"].mean() >= 2 * wobbles["tuned"].mean(), wobbles
 # * The discriminator's accuracy is a diagnostic, not a score: on digits a fresh classifier still
 #   separates the adapted domains. Adversarial training is unstable and needs a ramp, two time
 #   scales, large batches and several seeds.
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. Show that for a fixed feature map the optimal discriminator is

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 09 Gaussian processes and transfer
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/09_gaussian_processes.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F09_gaussian_processes.ipynb)
@@ -87,7 +87,7 @@ print(device_report(device)); print(profile)
 DT = torch.float64  # GPs are linear algebra on ill-conditioned matrices: work in double precision
 notebook_start = time.perf_counter()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # GPs on a few hundred points are small dense linear algebra, which a CPU does well; the notebook
 # keeps its tensors on the CPU in float64 whatever `device` is (on a GPU, move `X`, `y` and the
 # models with `.to(device)` for thousands of points).
@@ -116,6 +116,10 @@ notebook_start = time.perf_counter()
 # Source inputs are uniform on $[0, 5]$; target training inputs are a stratified random design
 # (one uniform point in each of $n_t$ equal cells), so that a few target points are spread out.
 # This cell draws the source data.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Draw samples from the prior before writing any formula. Then derive the posterior from Gaussian
+# conditioning; ask the class what happens to the uncertainty far from the data.
 
 # %%
 NOISE_SD = 0.1
@@ -195,11 +199,11 @@ torch.testing.assert_close(log_marginal_likelihood(X_src, y_src, 0.5, 1.0, NOISE
                            tu_gp.log_marginal_likelihood(X_src, y_src, 0.5, 1.0, NOISE_SD**2, 0.2),
                            rtol=1e-10, atol=1e-10)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # With hand-picked hyperparameters, our from-scratch posterior on the source data looks like this:
 # the band is the central 95% interval of $f(x_*)$, narrow near data and wide between.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 hp = GPHyperparameters(lengthscale=0.5, outputscale=1.0, noise=NOISE_SD**2, mean=0.0)
 mean, cov = gp_posterior(X_src[:15], y_src[:15], X_grid, hp)
 fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -233,7 +237,7 @@ torch.testing.assert_close(lml_gpy, lml_ours, rtol=1e-10, atol=1e-10)
 print(f"max |mean difference| = {(mu_gpy - mean).abs().max():.1e}, "
       f"log marginal likelihood: ours {float(lml_ours):.6f}, GPyTorch {float(lml_gpy):.6f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Learning hyperparameters by gradients
 #
 # Type-II maximum likelihood picks $\theta$ by maximising $\log p(y \mid X, \theta)$. Its gradient
@@ -248,6 +252,10 @@ print(f"max |mean difference| = {(mu_gpy - mean).abs().max():.1e}, "
 # penalises complexity: the marginal likelihood is an automatic Occam's razor. In code, one line
 # per hyperparameter once $W = \alpha\alpha^\top - K_y^{-1}$ is formed ($K_y^{-1}$ from the
 # Cholesky factor, by solving against the identity):
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# The log marginal likelihood has a gradient with respect to the hyperparameters: write the trace
+# term and the data-fit term, and ask which one penalises a too-flexible model.
 
 # %%
 def lml_gradient_analytic(X, y, hp):
@@ -281,11 +289,11 @@ for name, p in params.items():
 torch.testing.assert_close(lml_gradient_analytic(X_src, y_src, hp), tu_gp.lml_gradient_analytic(X_src, y_src, hp),
                            rtol=1e-9, atol=1e-9)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Gradient ascent on the log hyperparameters (so that they stay positive) fits the model; we run
 # the from-scratch version and GPyTorch's (Adam on the same objective) and compare what they find.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 hp_fit, trace = fit_hyperparameters(X_src, y_src, GPHyperparameters(1.0, 1.0, 0.5, 0.0),
                                     num_steps=150, lr=0.05)
 gp_src, gp_src_lik = make_exact_gp(X_src, y_src)
@@ -302,7 +310,7 @@ assert trace[-1] > trace[0] + 0.5 * len(y_src), "gradient steps should raise the
 assert abs(trace[-1] / len(y_src) + gpy_losses[-1]) < 0.05, "both fits should reach the same optimum"
 assert abs(math.sqrt(hp_fit.noise) - NOISE_SD) < 0.05, "the learned noise should match the true 0.1"
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Three ways to transfer from a source GP
 #
 # Now the target: only a few noisy points of $f_t$. A **target-only** GP must learn everything,
@@ -325,7 +333,7 @@ assert abs(math.sqrt(hp_fit.noise) - NOISE_SD) < 0.05, "the learned noise should
 #
 # The next cell fits the source GP and all four target models on six target points.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 NUM_ITERS = 60  # Adam steps per GPyTorch fit (lr 0.1): enough to converge on these sizes
 
 
@@ -416,11 +424,11 @@ def make_1d(seed, f_source=f_src):
 
 metrics_1d, rhos_1d = sweep(profile.seeds, make_1d, N_TARGETS_1D, "1-D sweep")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The table gives mean and standard deviation over seeds; the figure plots the means against the
 # number of target points.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def summarise(metrics, sizes, title):
     names = ["RMSE", "NLPD", "95% coverage"]
     print(f"{title}  (mean ± sd over {len(next(iter(metrics.values()))[sizes[0]])} seeds)")
@@ -472,7 +480,7 @@ ax.set(xlabel="target training points $n_t$", ylabel="NLPD gain over target-only
 ax.legend(fontsize=8)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # Four claims are asserted below. Each held in every run of the claims sweep (six runs of three seeds, 100-117, on AVX-512, AVX2 and default CPU kernels; `benchmarks/claims.json`), with the ranges given:
 #
 # * the two methods that carry the source function (prior mean, multitask) cut the RMSE to well
@@ -511,7 +519,7 @@ related_rho = float(np.mean([r for n in N_TARGETS_1D[1:] for r in rhos_1d[n]]))
 print(f"mean learned task correlation with n_t >= {N_TARGETS_1D[1]}: {related_rho:.2f}")
 assert related_rho > 0.9, "related tasks: the learned correlation should be high"
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Negative transfer: an unrelated source
 #
 # Transfer is only as good as the relation between tasks. Replace the source by a function
@@ -520,6 +528,10 @@ assert related_rho > 0.9, "related tasks: the learned correlation should be high
 # then learn a small $\rho$ and behave like the target-only GP (it still shares the kernel's
 # lengthscale, which is harmless here because both functions wiggle at similar rates). The
 # prior-mean method has no such safety valve unless its scale $a$ goes to zero.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Negative transfer: with an unrelated source the multitask model learns a small correlation and
+# does no harm. Ask why a learned correlation is safer than a fixed one.
 
 # %%
 grid_fine = torch.linspace(0, 5, 2001, dtype=DT)
@@ -554,7 +566,7 @@ print("learned rho per seed:", [f"{r:.2f}" for r in neg["rho"]])
 print("RMSE target only:", [f"{r:.3f}" for r in neg["target only"]])
 print("RMSE multitask:  ", [f"{r:.3f}" for r in neg["multitask"]])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **Check.** The learned correlation is small (well below the related pair's) and the multitask
 # GP's RMSE is within 15% of the target-only GP's: it falls back instead of copying the wrong source.
 # Over the claims sweep (six runs of three seeds, 100-117, on AVX-512, AVX2 and default CPU kernels; `benchmarks/claims.json`), the mean $|\rho|$ was 0.21-0.35 (not zero: with 30 target points a modest spurious
@@ -567,7 +579,7 @@ print(f"mean |rho| unrelated {unrelated_rho:.2f} vs related {related_rho:.2f}; R
 assert unrelated_rho < 0.5 and unrelated_rho < related_rho - 0.4
 assert 0.85 < ratio < 1.15, f"multitask should match target-only, ratio {ratio:.3f}"
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Real data: diabetes progression, one sex as source, the other as target
 #
 # scikit-learn ships the diabetes data of Efron et al. (2004): 442 patients, ten baseline
@@ -612,7 +624,7 @@ metrics_db, rhos_db = sweep(profile.seeds, make_diabetes, N_TARGETS_DB, "diabete
 summarise(metrics_db, N_TARGETS_DB, "Diabetes, sex 1 -> sex 2")
 print("learned task correlation per size:", {n: f"{np.mean(r):.2f}" for n, r in rhos_db.items()})
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **Check.** With the fewest target patients (10), the prior-mean and multitask GPs beat the
 # target-only GP on both RMSE and NLPD, and hyperparameter transfer beats it on NLPD (averaged over
 # seeds). Over the claims sweep (six runs of three seeds, 100-117, on AVX-512, AVX2 and default CPU kernels; `benchmarks/claims.json`), the prior-mean and multitask RMSEs were 0.11-0.27 and 0.13-0.24 below the
@@ -674,7 +686,7 @@ explorer.children[0].value = 20
 assert slider_calls[-1] == 20, "the slider should have re-run the plot with 20 target points"
 print(f"callback ran for n_t = {slider_calls}; notebook time so far {time.perf_counter() - notebook_start:.0f} s")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * A GP posterior and its log marginal likelihood need one Cholesky factor; the from-scratch
@@ -695,7 +707,8 @@ print(f"callback ran for n_t = {slider_calls}; notebook time so far {time.perf_c
 # * With an unrelated source the multitask GP learns a small correlation and falls back to
 #   target-only accuracy: a learned $\rho$ is a guard against negative transfer that a fixed prior
 #   mean does not have.
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. Show that the predictive variance $\Sigma_*$ does not depend on $y$. What does that imply

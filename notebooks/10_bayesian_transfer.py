@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 10 Bayesian transfer and GP classification
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/10_bayesian_transfer.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F10_bayesian_transfer.ipynb)
@@ -85,7 +85,7 @@ print(device_report(device)); print(profile)
 DT = torch.float64
 notebook_start = time.perf_counter()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # Everything below except the feature extraction is small dense linear algebra, done on the CPU
 # in float64; the digit network runs on `device`.
 #
@@ -118,6 +118,11 @@ notebook_start = time.perf_counter()
 # but the relation between the ten "mean" measurements used as features and the label is shared
 # to a good degree: a related task, not the same one. Features are standardised with the source's
 # statistics and a constant 1 is appended for the bias.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# The source posterior becomes the target's prior. Derive the Laplace approximation from a second-
+# order Taylor expansion of the log posterior at its mode, and connect it to Newton's method from
+# notebook 03.
 
 # %%
 cancer = load_breast_cancer()
@@ -215,11 +220,11 @@ print(f"Newton: {source_post.num_iters} iterations; BFGS: {reference.nit} iterat
 torch.testing.assert_close(source_post.mean, torch.tensor(reference.x, dtype=DT), rtol=1e-5, atol=1e-6)
 torch.testing.assert_close(source_post.precision, H_autograd, rtol=1e-10, atol=1e-10)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The source posterior as it stands: each weight's mean with a 95% interval
 # ($\pm 1.96$ posterior standard deviations from the diagonal of $H^{-1}$).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 sd = source_post.covariance.diagonal().sqrt()
 fig, ax = plt.subplots(figsize=(7, 3.5))
 labels = [n.replace("mean ", "") for n in names[:10]] + ["bias"]
@@ -230,7 +235,7 @@ ax.set(ylabel="weight (per source standard deviation)", title="Source posterior 
 plt.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Why not a flat prior?
 #
 # A flat prior ($P_0 = 0$) makes the mode the maximum-likelihood estimate. With a few target points
@@ -277,10 +282,10 @@ for n in N_TARGETS_BLR:
         f"{name}: NLL {np.mean([r[0] for r in blr[name][n]]):.3f}±{np.std([r[0] for r in blr[name][n]]):.3f}, "
         f"acc {np.mean([r[1] for r in blr[name][n]]):.3f}" for name in PRIORS))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The figure plots the means over seeds.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
 for k, (ax, ylabel) in enumerate(zip(axes, ["test NLL (nats per tumour)", "test accuracy"])):
     plot_curves({name: [np.mean([r[k] for r in blr[name][n]]) for n in N_TARGETS_BLR] for name in PRIORS},
@@ -289,7 +294,7 @@ fig.suptitle("Bayesian logistic regression on the target: source prior against t
 plt.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **Check.** With 5 target tumours the source prior lowers the test NLL by a wide margin; with
 # 160 the advantage has (nearly) vanished: the target likelihood has overwhelmed either prior.
 # Over the claims sweep (six runs of three seeds, 100-117, on AVX-512, AVX2 and default CPU kernels; `benchmarks/claims.json`), the mean NLL gap at 5 tumours was 0.21-0.35 nats and its size at 160 tumours
@@ -307,7 +312,7 @@ print(f"NLL advantage of the source prior: {gap(small):.3f} nats at n_t={small},
 assert gap(small) > 0.15, "the source prior should help with few target points"
 assert abs(gap(large)) < 0.06 and abs(gap(large)) < 0.3 * gap(small), "the advantage should vanish with more data"
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # Why the advantage fades: the target posterior precision is $H_t = X_t^\top \Lambda X_t + P_0$. The
 # data term grows linearly with $n_t$ while $P_0$ stays fixed, so the prior's share of the
 # precision, and with it the prior's pull on the mode, shrinks like $1/n_t$. A source prior is
@@ -325,6 +330,11 @@ assert abs(gap(large)) < 0.06 and abs(gap(large)) < 0.3 * gap(small), "the advan
 # weights with intervals far narrower than the standard prior's; as $n_t$ grows both posteriors
 # move to where the target data put them, their intervals shrink and meet, and the prior's share
 # of the precision falls.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Why the advantage fades: the target precision adds the data's curvature to the prior's. Ask the
+# class how many target points it takes before the prior stops mattering, then compare with the
+# figure.
 
 # %%
 slider_perm = torch.randperm(len(y_bc_tgt), generator=torch.Generator().manual_seed(profile.seed))
@@ -385,7 +395,7 @@ print("slider checks passed: source prior's share of the precision "
       f"{at_5[src_name]['share']:.2f} -> {at_160[src_name]['share']:.2f}; NLL advantage "
       f"{advantage[5]:.3f} -> {advantage[160]:+.3f} nats (n_t = 5 -> 160)")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. GP classification done right
 #
 # ### Why an exact GP cannot take a Bernoulli likelihood
@@ -411,7 +421,7 @@ except RuntimeError as err:
     print("GPyTorch:", err)
 assert refused
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The tempting shortcut, regressing the 0/1 labels with an exact Gaussian-likelihood GP, runs, but
 # its "probabilities" are not probabilities: the predictive mean leaves $[0, 1]$ and the noise
 # model (Gaussian, symmetric, unbounded) is wrong for labels. We measure how often on 500 fresh
@@ -505,11 +515,11 @@ def train_a_few_steps(model_class, num_steps=10):
 torch.testing.assert_close(train_a_few_steps(VariationalGPClassifier),
                            train_a_few_steps(tu_gpc.VariationalGPClassifier), rtol=1e-10, atol=1e-10)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # At scale we use the package: `fit_gp_classifier` builds its model class, chooses 24 inducing
 # points at random and a median-heuristic lengthscale, and trains for 200 steps.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 vgp, vgp_lik, elbo_trace = fit_gp_classifier(X_m, y_m, num_inducing=24, num_iters=200, lr=0.05, generator=generator)
 p_grid = predict_proba_gp(vgp, vgp_lik, grid)
 p_test = predict_proba_gp(vgp, vgp_lik, X_test_m)
@@ -542,7 +552,7 @@ assert elbo_trace[-1] < elbo_trace[0] - 0.2, "the ELBO should rise during traini
 assert acc_m > acc_lin + 0.05, "the GP should find the curved boundary a linear classifier cannot"
 assert nll_gp_m < nll_lin_m - 0.1, "and predict held-out labels with a lower NLL"
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # Far from the data the probability returns to about 1/2 (the prior), the behaviour a linear
 # softmax classifier lacks: its confidence grows without bound along the direction of its weights.
 # The asserts above check that the GP learned the curved boundary: on the held-out moons it beats
@@ -569,7 +579,7 @@ print(f"max |Monte Carlo - closed form| over {len(X_test_m)} test points: {mc_er
       f"a logistic link would be off by up to {off_logistic:.3f}, ignoring s_*^2 by up to {off_plugin:.3f}")
 assert mc_error < 0.015, "the predictive probability should be the Gaussian average of the probit"
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. A GP head on pretrained features, and its calibration
 #
 # The course's source network (a small CNN trained on MNIST only, cached by
@@ -586,6 +596,10 @@ assert mc_error < 0.015, "the predictive probability should be the Gaussian aver
 # calibration error** summarises it,
 # $$\mathrm{ECE} = \sum_b \frac{n_b}{n}\,\big\lvert \mathrm{acc}_b - \mathrm{conf}_b \big\rvert,$$
 # over equal-width confidence bins (Naeini et al. 2015; Guo et al. 2017).
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Calibration, not accuracy, is the point of this section. Explain a reliability diagram before
+# showing it, and ask which of the two heads they would trust for a decision.
 
 # %%
 cnn = get_digit_source_model(device=device)
@@ -650,11 +664,11 @@ for name, rows in head_results.items():
     print(f"{name:15s} " + ", ".join(f"{k} {np.mean([r[k] for r in rows]):.3f}±{np.std([r[k] for r in rows]):.3f}"
                                       for k in ("accuracy", "NLL", "ECE", "conf - acc")))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The reliability diagrams of the last seed (points below the diagonal are overconfident bins,
 # points above it underconfident), and the per-seed ECE of both heads.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for name, p in last_probs.items():
     plot_reliability(p, t_eval, n_bins=10, ax=axes[0], label=name)
@@ -667,7 +681,7 @@ axes[1].legend()
 plt.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **Check, and what came out.** The two heads err in opposite directions, and that is what we
 # assert: the softmax head is *overconfident* (its mean confidence exceeds its accuracy), the GP head
 # *underconfident*. The GP's probabilities are pulled toward 1/2 by the posterior variance in
@@ -693,7 +707,7 @@ assert mean_of("variational GP", "conf - acc") < 0, "the GP head should be under
 assert mean_of("softmax", "ECE") < mean_of("variational GP", "ECE"), "softmax ECE"
 print(f"notebook time {time.perf_counter() - notebook_start:.0f} s")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * The Laplace approximation turns logistic regression Bayesian with two derivatives: Newton's
@@ -713,7 +727,8 @@ print(f"notebook time {time.perf_counter() - notebook_start:.0f} s")
 #   had the higher ECE (0.060-0.069 against 0.031-0.046; the softmax head is slightly
 #   overconfident). Calibration is a separate property to be measured, not assumed from being
 #   Bayesian.
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. Widen the source prior, `source_post.as_prior(inflate=4.0)`, and rerun the sweep. Where does it help or hurt, and why?

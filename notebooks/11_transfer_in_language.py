@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 11 Transfer in language
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/11_transfer_in_language.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F11_transfer_in_language.ipynb)
@@ -104,7 +104,7 @@ reviews = {d: load_reviews(d) for d in REVIEW_DOMAINS}
 print({d: len(s) for d, (s, _) in reviews.items()}, "sentences;",
       f"{sum(p.numel() for p in encoder.parameters()) / 1e6:.1f} M parameters in the encoder")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. From tokens to vectors
 #
 # A **tokenizer** cuts a sentence into pieces from a fixed vocabulary (here 30,522 WordPiece
@@ -128,7 +128,7 @@ print("token vectors:", tuple(hidden.shape), "(sentences, positions, features)")
 assert hidden.shape == (2, batch["input_ids"].shape[1], 384)
 assert int(batch["attention_mask"][1].sum()) < batch["input_ids"].shape[1]  # the short one is padded
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Mean pooling, and the gradient that flows through it
 #
 # A classifier needs one vector per sentence. all-MiniLM-L6-v2 was trained (contrastively, on about
@@ -156,6 +156,10 @@ assert int(batch["attention_mask"][1].sum()) < batch["input_ids"].shape[1]  # th
 # features are frozen, the problem is convex (notebook 05), and it is cheap, because every
 # sentence is embedded once. We build both pieces and check them against autograd and against
 # `transfer_utils.language.pooling`.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Mean pooling is a masked average, so its gradient spreads the upstream gradient evenly over the
+# real tokens and gives padding none. Work it out on the board; the code checks it against autograd.
 
 # %%
 def mean_pool(hidden, mask):
@@ -207,7 +211,7 @@ assert min(layer_norms) > 0
 assert rows_touched == set(batch["input_ids"].unique().tolist()) - {tokenizer.pad_token_id}
 encoder.zero_grad(set_to_none=True)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Sentence embeddings of the three domains
 #
 # Every sentence is embedded once, frozen, and the 3 x 1,000 vectors are reused by every experiment
@@ -229,7 +233,7 @@ for d in REVIEW_DOMAINS:
           [round(float(centres[d] @ centres[e]), 3) for e in REVIEW_DOMAINS if e != d])
 assert all(Z[d].shape == (1000, 384) and torch.isfinite(Z[d]).all() for d in REVIEW_DOMAINS)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Few labels: frozen embeddings against a bag of words
 #
 # For each seed, each domain is split once into 300 test sentences and a pool of 700, from which
@@ -244,6 +248,10 @@ assert all(Z[d].shape == (1000, 384) and torch.isfinite(Z[d]).all() for d in REV
 #
 # The bag of words knows only the words it has seen labelled: "superb" in a test sentence is
 # useless if no training sentence had it. The encoder has seen it in pretraining, near "excellent".
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# The main claim: with few labels a frozen pretrained embedding beats a bag of words. Ask the class
+# why the gap shrinks as the number of labels grows.
 
 # %%
 LAMBDA = 0.1
@@ -294,10 +302,10 @@ for d in CURVE_DOMAINS:
               f"± {np.std(curves[d, 'probe', n]):.3f}, bag of words {np.mean(curves[d, 'bag of words', n]):.3f} "
               f"± {np.std(curves[d, 'bag of words', n]):.3f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The learning curves, mean over seeds with the range of the seeds shaded.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, axes = plt.subplots(1, len(CURVE_DOMAINS), figsize=(5.5 * len(CURVE_DOMAINS), 3.6), squeeze=False)
 for ax, d in zip(axes[0], CURVE_DOMAINS):
     for learner, color in (("probe", "C1"), ("bag of words", "C0")):
@@ -309,7 +317,7 @@ for ax, d in zip(axes[0], CURVE_DOMAINS):
     ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **The claim.** With few labels the pretrained embedding is far ahead: at $n = 32$ the probe beats
 # the bag of words on every seed by a wide margin (at least 0.05 in accuracy asserted; over the six
 # runs of the claims sweep, 18 seeds, the smallest gap of a run was 0.12-0.24). The gap narrows as $n$ grows, because the bag of words
@@ -320,7 +328,7 @@ gaps = {d: [p - b for p, b in zip(curves[d, "probe", 32], curves[d, "bag of word
 print("probe - bag of words at n = 32, per seed:", {d: np.round(g, 3).tolist() for d, g in gaps.items()})
 assert min(min(g) for g in gaps.values()) > 0.05
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Fine-tuning the encoder against the probe
 #
 # Fine-tuning trains every transformer layer on the labelled sentences, through the gradient of
@@ -377,16 +385,16 @@ for seed in FT_SEEDS:
     print(f"seed {seed}: {N_FT} labels, probe {probe_acc:.3f}, fine-tuned {ft_acc:.3f}; "
           f"training loss {np.mean(losses[:4]):.3f} -> {np.mean(losses[-4:]):.3f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The training loss per step of the first seed: it starts at the probe's loss, not at $\log 2$.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, ax = plt.subplots(figsize=(6.5, 3.2))
 ax.plot(ft_results[0][3], "o-", ms=3)
 ax.set(xlabel="step (16 sentences)", ylabel="cross-entropy", title=f"Fine-tuning on {N_FT} {FT_DOMAIN} sentences")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **What we find, and what we assert.** Within this budget fine-tuning does *not* reliably beat the
 # probe it started from: the difference in test accuracy is a few points either way. Over the six
 # runs of the claims sweep (one fine-tuned seed each) the largest difference was 0.063 in favour of
@@ -404,14 +412,14 @@ ft_gain = [ft - pr for _, pr, ft, _ in ft_results]
 print("fine-tuned - probe:", np.round(ft_gain, 3).tolist())
 assert max(abs(g) for g in ft_gain) < 0.1
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Domain shift: another review site
 #
 # A probe trained on the 700 pool sentences of one site is tested on the 300 test sentences of
 # every site. The diagonal is in-domain; the rest is the cost of the shift: phones, films and
 # restaurants are praised and blamed in different words ("battery", "plot", "waiter").
 
-# %%
+# %% slideshow={"slide_type": "-"}
 n_dom = len(REVIEW_DOMAINS)
 cross = np.zeros((len(profile.seeds), n_dom, n_dom))
 probes = {}
@@ -434,7 +442,7 @@ ax.set(xticks=range(n_dom), xticklabels=REVIEW_DOMAINS, yticks=range(n_dom), yti
 fig.colorbar(im)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **The claim.** The drop is real: for every seed, the accuracy of a probe on its own site is above
 # its mean accuracy on the other two sites, on average over the three sources, and the mean drop is
 # above 0.015 (over the six runs of the claims sweep it was 0.037-0.056). It is not universal: for a
@@ -450,7 +458,7 @@ print("in-domain minus cross-domain accuracy, per seed (rows) and source (column
 print(f"mean drop {drop:.3f}")
 assert drop_per.mean(1).min() > 0 and drop > 0.015
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. CORAL on sentence embeddings
 #
 # CORAL (notebook 07) re-colours the source features so that their covariance becomes the target's,
@@ -459,6 +467,10 @@ assert drop_per.mean(1).min() > 0 and drop > 0.015
 # untouched target. The ridge $\varepsilon$ must be small against the embedding's variances (about
 # 0.05 per coordinate here): we use $\varepsilon = 10^{-3}$. We compare it, pair by pair and seed by
 # seed, with the source-only probe of Section 6.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Report the negative result plainly: CORAL does not win back the drop on these embeddings. Ask what
+# that says about where the shift lives (the conditional, not only the marginal).
 
 # %%
 EPS = 1e-3
@@ -478,7 +490,7 @@ print("CORAL - source only, per seed (rows) and pair (columns):\n", np.round(gai
 print(f"mean gain {gains.mean():.4f}, seed means {np.round(gains.mean(1), 4).tolist()}, "
       f"pairs improved {int((gains > 0).sum())} of {gains.size}; the drop it should recover: {drop:.3f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **What we find, honestly.** CORAL does not win the drop back on these embeddings: the mean gain
 # over pairs is close to zero or negative, and it is far smaller than the drop. Two reasons fit
 # what we see. The pretrained encoder already maps the three sites into one space where sentiment
@@ -493,7 +505,7 @@ print(f"mean gain {gains.mean():.4f}, seed means {np.round(gains.mean(1), 4).tol
 # %%
 assert gains.mean() < 0.5 * drop
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * A tokenizer turns a sentence into ids and an attention mask; the encoder returns one vector per
@@ -509,7 +521,8 @@ assert gains.mean() < 0.5 * drop
 #   on a CPU budget the frozen encoder and a convex probe are hard to beat.
 # * Training on one review site and testing on another costs accuracy, 0.037-0.056 on average over
 #   the sweep's runs; CORAL on the embeddings does not restore it (mean gain -0.011 to +0.004).
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. Replace mean pooling by the `[CLS]` vector (position 0) or by max pooling over the

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 12 Transfer in reinforcement learning
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/12_reinforcement_learning.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F12_reinforcement_learning.ipynb)
@@ -88,7 +88,7 @@ use_course_style()
 print(device_report(device))
 print(profile)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The policy gradient theorem
 #
 # A policy $\pi_\theta(a \mid s)$ picks action $a$ in state $s$. Running it in an environment with
@@ -138,6 +138,10 @@ print(profile)
 # with a mask $m_{it}$ that is 1 on real steps and 0 where a shorter episode was padded. The returns
 # come backwards: $G_{T-1} = r_{T-1}$, $G_t = r_t + \gamma G_{t+1}$.
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Derive the log-derivative trick on the board; it is the only new piece of calculus in this
+# lecture. Ask why the environment's dynamics drop out of the gradient.
+
 # %%
 def discounted_returns(rewards, gamma):
     """G_t = r_t + gamma G_{t+1}, backwards along the last axis."""
@@ -183,7 +187,7 @@ torch.testing.assert_close(torch.autograd.grad(ours, logits_check, retain_graph=
                            torch.autograd.grad(theirs, logits_check)[0])
 print(f"loss {float(ours.detach()):.6f} (ours) = {float(theirs.detach()):.6f} (transfer_utils)")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Checking REINFORCE where the expectation is exact
 #
 # A problem small enough to enumerate: a **two-step chain**. From the start state the agent picks
@@ -285,7 +289,7 @@ print(f"N = {N_CHAIN} trajectories; |REINFORCE - finite differences| / standard 
       f"{np.round(z_scores.numpy(), 2)}")
 assert float(z_scores.max()) < 4.0
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Why a baseline reduces variance without bias
 #
 # Subtracting $b_t$ changes each trajectory's estimate by $-\sum_t b_t\nabla\log\pi_\theta(a_t\mid s_t)$,
@@ -296,6 +300,10 @@ assert float(z_scores.max()) < 4.0
 # total variance $\operatorname{tr}\operatorname{Cov}[g_b] = \sum_\tau p_\theta(\tau)\lVert g_b(\tau) - \nabla J\rVert^2$
 # exactly, and measure it on the samples, with and without the baseline; the last column is the
 # batch-mean baseline of `time_baseline` that the CartPole runs use.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# A baseline changes the variance, not the mean: show the one-line proof that its expected score is
+# zero, then the running-mean figure.
 
 # %%
 b_exact = (p_traj[:, None] * G_traj).sum(0)  # E[G_0] = J and E[G_1]
@@ -325,13 +333,13 @@ print(f"the baseline keeps {exact_ratio:.1%} of the variance (exact), {sampled_r
 assert exact_ratio < 0.25
 assert sampled_ratio < 0.3
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The figure makes the same point the way one meets it in training: the running mean of the
 # sampled estimate of one coordinate of the gradient (the weight of the start state for action 0)
 # as trajectories accumulate, with and without the baseline, against the finite-difference value.
 # The same samples are used for both curves.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 coord = 0
 n_axis = np.arange(1, N_CHAIN + 1)
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
@@ -344,7 +352,7 @@ ax.set(xscale="log", xlabel="trajectories sampled", ylabel=r"estimate of $\parti
 ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. CartPole, and changing its physics
 #
 # The cart-pole of Barto, Sutton and Anderson (1983): a pole hinged on a cart, the agent pushes the
@@ -360,7 +368,7 @@ plt.show()
 # acceleration from gravity is about $g\sin\theta/(\tfrac43\ell)$), stronger gravity makes it fall
 # faster, and the swapped world is the standard world with the opposite pushes, exactly.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 HORIZON = 200  # steps per episode at most: return 200 is a perfect episode
 TARGETS = {"longer pole": CartPolePhysics(length=1.0),
            "stronger gravity": CartPolePhysics(gravity=2 * DEFAULT_PHYSICS.gravity),
@@ -436,7 +444,7 @@ push_right = np.stack([sources[s].linear.weight.detach().numpy()[1] for s in pro
 assert (push_right[:, 2:] > 0).all()  # angle and angular velocity: push toward the fall
 assert (np.abs(push_right[:, 2:]).min(1) > np.abs(push_right[:, :2]).max(1)).all()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # Every source policy learns the same thing: push toward the side the pole is falling to, above
 # all in response to the pole's angle and angular velocity (the last two weights of the row for
 # "push right" are the large positive ones on every seed). Hold on to that sign: it is what the
@@ -467,12 +475,12 @@ for name in TARGETS:
     print(f"{name:18s} {zero_shot[name, 'scratch']:14.1f} {zero_shot[name, 'warm']:14.1f} "
           f"{str(episodes[name, 'warm']):>22s} {str(episodes[name, 'scratch']):>22s}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The learning curves: each line is one seed, the mean return of each batch of 10 episodes against
 # the episodes played, until the run reaches the threshold (the dashed line) and stops. Warm starts
 # in orange, training from scratch in blue.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, axes = plt.subplots(1, 4, figsize=(14, 3.4), sharey=True)
 panels = [("standard (source)", {"scratch": [source_runs[s] for s in profile.seeds]})]
 panels += [(name, {how: [runs[name, how, s] for s in profile.seeds] for how in ("scratch", "warm")})
@@ -490,11 +498,11 @@ for ax, (title, groups) in zip(axes, panels):
 axes[0].set_ylabel("mean return of a batch")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # And the summary that the claims are about: episodes to threshold per seed (dots) and their mean
 # (bar), warm against scratch, for each target.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
 for j, name in enumerate(TARGETS):
     for k, how in enumerate(("scratch", "warm")):
@@ -507,7 +515,7 @@ ax.set(ylabel="episodes to threshold", title=f"Episodes to a mean return of {THR
 ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **The claims.** On both related targets the warm start reaches the threshold in fewer episodes
 # than training from scratch, seed by seed: the ratio warm/scratch is below 1 on every seed. That is
 # the whole claim, and it is not a wide one. Over the six runs of the claims sweep (18 seeds) the
@@ -530,7 +538,7 @@ slowdown = min(w - s for w, s in zip(episodes["swapped actions", "warm"], episod
 print(f"swapped actions: the warm start needs at least {slowdown} more episodes than scratch on every seed")
 assert slowdown >= 0
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Negative transfer: why the swapped target is slower
 #
 # With the actions swapped, the policy that balances is the source policy with its two rows
@@ -544,6 +552,10 @@ assert slowdown >= 0
 # uninformative episodes just undoing what it knows. The knowledge is not useless: the right *map*
 # between the tasks (Taylor and Stone 2009 call it an inter-task mapping) makes it perfect again. We
 # check that by swapping the source policy's rows and playing one batch on the swapped target.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Negative transfer: with swapped actions the source policy is exactly wrong. Ask the class what
+# mapping of actions would rescue the transfer; the notebook shows that the mirrored policy does.
 
 # %%
 mirror_returns, source_on_swapped = [], []
@@ -562,7 +574,7 @@ print(f"on the swapped target, mean return of one batch: source policy {np.round
 assert min(mirror_returns) > 10 * max(source_on_swapped)
 assert zero_shot["swapped actions", "warm"] < zero_shot["swapped actions", "scratch"]  # worse than random
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Where this goes
 #
 # * **Actor-critic.** The baseline we used is a batch average. A learned critic $V_w(s)\approx\mathbb E[G_t\mid s_t = s]$
@@ -595,7 +607,8 @@ assert zero_shot["swapped actions", "warm"] < zero_shot["swapped actions", "scra
 #   stronger gravity: fewer episodes to the threshold than training from scratch on every seed of
 #   the claims sweep, usually a small fraction of them. On swapped actions the same warm start is slower than starting from zero on every seed,
 #   and swapping the policy's rows, the right map between the tasks, makes it perfect again.
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. Show that a state-dependent baseline $b(s_t)$ leaves the policy gradient unbiased, and that for

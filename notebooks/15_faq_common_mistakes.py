@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 15 Frequently asked questions and common mistakes
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/15_faq_common_mistakes.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F15_faq_common_mistakes.ipynb)
@@ -43,6 +43,10 @@
 #
 # **Run time:** quick profile about 50 s on a 2-core laptop CPU (48 s measured on a shared machine
 # at load average 4-5, 35-47 s in the sweep); the full profile runs the same cells with five seeds.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# This is a review lecture: each mistake is run, fails, then is fixed. For each one, show the
+# mistake and ask the class to spot it before revealing the fix.
 
 # %% [markdown]
 # ## Setup
@@ -109,7 +113,7 @@ print(profile)
 if device.type == "cpu":
     torch.set_num_threads(1)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Part 1. Frequently asked questions
 #
 # ## Q1. Why does calculus matter for transfer? Where do derivatives appear in a pipeline?
@@ -173,7 +177,7 @@ assert q1["warm"][0] < q1["cold"][0], q1
 assert all(n_gd <= bound for n_gd, bound, _ in q1.values()), q1
 assert all(n_newton <= 2 for *_, n_newton in q1.values()), q1
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Q2. Source and target differ a lot. What now?
 #
 # **Measure the difference first**, on the features you intend to use: the MMD (04 §4) and the
@@ -209,7 +213,7 @@ print({a: round(v, 4) for a, v in mmd_by_angle.items()})
 values = [mmd_by_angle[a] for a in angles]
 assert all(b > a for a, b in zip(values, values[1:])), mmd_by_angle
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Q3. Which pretrained model, and which layer?
 #
 # * **The model**: the one whose source data and input format are closest to yours, loaded with
@@ -223,7 +227,7 @@ assert all(b > a for a, b in zip(values, values[1:])), mmd_by_angle
 #   06 §3 plot accuracy against the number of labels, and 06 §2 compares the strategies (full,
 #   partial freezing, probe then fine-tune).
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Part 2. The clinic: eight mistakes, each run, failing, then fixed
 #
 # ## 1. An exact GP with a Bernoulli likelihood
@@ -232,6 +236,10 @@ assert all(b > a for a, b in zip(values, values[1:])), mmd_by_angle
 # Gaussian likelihood for a Bernoulli one. The exact GP's posterior and marginal likelihood are
 # closed forms only because everything is Gaussian (10 §2); with a Bernoulli likelihood they are
 # not, and GPyTorch refuses the model when it is built:
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# The clinic: every mistake here was seen in real code or in published tutorials. Keep each one
+# brisk; the adversarial-transfer mistake deserves the most time.
 
 # %%
 class ExactGPClassifier(gpytorch.models.ExactGP):
@@ -258,7 +266,7 @@ except RuntimeError as err:
 print("GPyTorch:", gp_error)
 assert gp_error is not None and "Gaussian" in gp_error
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **The fix.** An approximate GP: a variational posterior over inducing values, trained by
 # maximising the ELBO (10 §2). The package's `fit_gp_classifier` does it; we fit it on 200 moons
 # and measure accuracy on 500 fresh ones.
@@ -279,7 +287,7 @@ print(f"variational GP classifier: held-out accuracy {gp_acc:.3f}, "
 assert 0 <= float(p_gp.min()) and float(p_gp.max()) <= 1
 assert gp_acc >= 0.9, gp_acc
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. "Adversarial transfer" that trains on the target's labels
 #
 # **The mistake.** Code circulates as "adversarial transfer from ImageNet to CIFAR-10" whose
@@ -324,7 +332,7 @@ def target_accuracy(G, C, X, y):
 
 print("the blog's step uses the target labels:", "y_t" in inspect.signature(blog_adversarial_transfer).parameters)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The symptom is best seen by an experiment any unsupervised method must pass: **corrupt the target
 # labels** and train again. A method that does not read them gives the same model; one that reads
 # them follows them. We train the blog's loop with the true target labels and with every target
@@ -373,7 +381,7 @@ for m1, m2 in zip(honest["true"][1:], honest["flipped"][1:]):
     torch.testing.assert_close(list(m1.parameters()), list(m2.parameters()), rtol=0, atol=0)
 assert blog_acc["true"] >= 0.9 and blog_acc["true"] - blog_acc["flipped"] >= 0.25, blog_acc
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # **The fix** is the honest setup above, with its protocol written down: target images without
 # labels for adaptation, a separate labelled target split for evaluation only (item 8), and, if you
 # do have target labels, the name fine-tuning and a fine-tuning baseline (06).
@@ -401,13 +409,13 @@ pad = {name: proxy_a_distance(*domain_features(G), seed=profile.seed) for name, 
 print("late discriminator accuracy:", {k: round(v, 3) for k, v in late.items()})
 print("proxy A-distance of the final features (fresh classifier):", {k: round(v, 2) for k, v in pad.items()})
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The figure shows the discriminator's accuracy during training: without the reversal it climbs to
 # about 0.9 and stays there (where the two moon clouds overlap, no function of the input can tell
 # the domains apart, so 1 is out of reach on these moons); with the reversal it falls toward
 # chance (0.5).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 fig, ax = plt.subplots(figsize=(6, 3.6))
 for name, h, colour in (("no GRL (the mistake)", no_grl, "tab:orange"), ("GRL (the fix)", with_grl, "tab:blue")):
     ax.plot(h["step"], h["domain_acc"], color=colour, label=name)
@@ -444,7 +452,7 @@ assert abs(acc_d + acc_flipped - 1) < 1e-6
 assert abs(late["no GRL"] - 0.5) - abs(late["GRL"] - 0.5) >= 0.1, late
 assert pad["GRL"] < pad["no GRL"], pad
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. `Resize(32)` on 32-pixel images, and normalising with the target's statistics
 #
 # **The mistake, part one.** CIFAR-10 images are 32 pixels; tutorials "resize them for the
@@ -470,7 +478,7 @@ backbone = load_backbone("efficientnet_lite0", image_size=profile.pick(quick=64,
 print(backbone.weights, "| preprocess:", tuple(X_c[:2].shape), "->", tuple(backbone.preprocess(X_c[:2]).shape))
 assert backbone.preprocess(X_c[:2]).shape[-1] == backbone.image_size != X_c.shape[-1]
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **The mistake, part two.** Normalising the inputs of an ImageNet-pretrained network with the
 # *target's* mean and standard deviation ("CIFAR-10 statistics") instead of the statistics the
 # network was trained with. The network's first layer then sees inputs on another scale than
@@ -540,7 +548,7 @@ print(f"probe accuracy: own normalisation {norm_runs['own'][1]:.3f}, target's {n
 assert abs(np.log(bn_var["own"])) < abs(np.log(bn_var["target"])), bn_var
 assert feature_change > 1 / 3, feature_change
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. `pretrained=True` instead of the weights API
 #
 # **The mistake.** Code written for torchvision before 0.13 asks for `resnet18(pretrained=True)`.
@@ -571,7 +579,7 @@ print(weights, "|", len(weights.meta["categories"]), "classes |", weights.transf
 assert not [w for w in caught if "deprecated" in str(w.message)]
 assert weights.transforms().crop_size == [224]
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Forgetting `model.eval()` when extracting features
 #
 # **The mistake.** Features extracted with the network still in training mode. Every batch-norm
@@ -608,7 +616,7 @@ assert batch_gap > 0.01 and drift > 0
 torch.testing.assert_close(feat_a, feat_b, rtol=1e-4, atol=1e-5)
 assert drift_eval == 0
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. `torch.load` of an untrusted file without `weights_only=True`
 #
 # **The mistake.** A checkpoint is a pickle, and unpickling can call any function the file names.
@@ -661,7 +669,7 @@ save_checkpoint(folder / "safe.pt", nn.Linear(2, 2), epoch=1)
 assert load_checkpoint(folder / "safe.pt", nn.Linear(2, 2)) == {"epoch": 1}
 shutil.rmtree(folder)  # the crafted file is not left behind
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Evaluating adaptation on the target images it adapted to
 #
 # **The mistake.** Adapting to the target *test* images and reporting accuracy on those same images,
@@ -670,6 +678,10 @@ shutil.rmtree(folder)  # the crafted file is not left behind
 # one small set. A run on a small split shows the size of the effect: DANN adapts to 40 target
 # images of the rotated moons; we record accuracy on those 40 and on 2,000 fresh target images
 # every 25 steps, for every seed of the profile.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Evaluating on the images used for adaptation inflates the number. Ask the class to describe an
+# honest protocol in one sentence before the last slide.
 
 # %%
 N_ADAPT = 40
@@ -689,7 +701,7 @@ for seed in profile.seeds:
 for seed, row in small.items():
     print(seed, {k: round(float(v), 3) for k, v in row.items()})
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # The reported number is above the honest one, the held-out accuracy of the last iterate (with no
 # target labels there is no early stopping, 08 §5). Part of the gap is the selection (the best of
 # 20 looks at the same 40 images), part the noise of a 40-image accuracy (standard error about
@@ -708,7 +720,7 @@ gaps = np.array([row["reported (best step, adapt images)"] - row["honest (held-o
 print("reported - honest per seed:", gaps.round(3))
 assert gaps.mean() > 0, gaps
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * Derivatives enter transfer three times: the gradient drives every fit, the curvature chooses
@@ -723,7 +735,8 @@ assert gaps.mean() > 0, gaps
 #   pretrained network inputs on the wrong scale; `pretrained=` is deprecated; training-mode
 #   features depend on the batch and move the network; `weights_only=False` runs the file's code;
 #   accuracy on the adapted images, at the best step, is optimistic.
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. Repeat the Q1 check with $\kappa = 10^4$. How do the cold and warm iteration counts and the
