@@ -113,6 +113,7 @@ def export_deck(nb: nbformat.NotebookNode, title: str, reveal_prefix: str | None
     from nbconvert import SlidesExporter
 
     exporter = SlidesExporter()
+    exporter.reveal_scroll = True  # a long cell (a title with objectives, a derivation) scrolls, not clipped
     if reveal_prefix:
         exporter.reveal_url_prefix = reveal_prefix
     html, _ = exporter.from_notebook_node(slide_notebook(nb), resources={"metadata": {"name": title}})

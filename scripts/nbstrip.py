@@ -12,7 +12,7 @@ notebook on stdin and writes the cleaned notebook on stdout:
   compares only cells that have a count; which count does not matter) when it has one;
 * every cell loses the metadata that records how it was viewed or run (:data:`CELL_RUN_STATE`:
   JupyterLab's ``collapsed``, ``scrolled``, ``jupyter`` (hidden input or output), ``execution``
-  (timing), ...); what the course writes (``tags``, jupytext's ``lines_to_next_cell``) stays;
+  (timing), ...); what the course writes (``tags``, ``slideshow``, jupytext's ``lines_to_next_cell``) stays;
 * the notebook keeps only ``kernelspec``, ``jupytext`` and ``language_info`` of its metadata (saved
   widget state goes), and ``language_info`` becomes :data:`LANGUAGE_INFO`. JupyterLab writes the
   running kernel's ``language_info`` into the notebook when the kernel starts and marks the

@@ -28,12 +28,18 @@ def words(text: str) -> int:
     return len(text.split())
 
 
+def is_speaker_notes(cell: nbformat.NotebookNode) -> bool:
+    """A markdown cell of speaker notes (``slideshow.slide_type == "notes"``): for the lecturer, not read
+    by the learner, so not counted."""
+    return cell.get("metadata", {}).get("slideshow", {}).get("slide_type") == "notes"
+
+
 def sections(nb: nbformat.NotebookNode) -> list[tuple[str, int]]:
     """``(heading, prose words)`` of every top-level section, in order; the text before the first
-    ``## `` heading is the section ``"(header)"``. Worked solutions are left out."""
+    ``## `` heading is the section ``"(header)"``. Worked solutions and speaker notes are left out."""
     found: list[tuple[str, int]] = [("(header)", 0)]
     for cell in nb.cells:
-        if cell.cell_type != "markdown":
+        if cell.cell_type != "markdown" or is_speaker_notes(cell):
             continue
         for part in re.split(r"^(?=## )", SOLUTION.sub("", cell.source), flags=re.M):
             if part.startswith("## "):

@@ -208,3 +208,20 @@ def test_a_real_notebook_makes_a_deck_of_exactly_its_marked_cells(tmp_path, caps
     assert len(re.findall(r'<aside class="notes">', html)) == [build_slides.slide_type(c) for c in nb.cells].count("notes")
     assert "# 01 Derivatives and automatic differentiation" not in html  # rendered, not raw
     assert "01 Derivatives and automatic differentiation" in html
+
+
+def test_the_marks_survive_git_and_notes_are_not_reading_time():
+    """git's clean filter keeps the ``slideshow`` metadata; speaker notes are not counted as prose."""
+    import importlib.util
+
+    import nbstrip
+
+    spec = importlib.util.spec_from_file_location("reading_time", ROOT / "scripts" / "reading_time.py")
+    reading_time = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reading_time)
+    nb = tiny_executed(tiny_source())
+    stripped = nbstrip.strip_notebook(nbformat.from_dict(nb))
+    assert [c["metadata"].get("slideshow") for c in stripped["cells"]] == [c.metadata.get("slideshow") for c in nb.cells]
+    words = sum(n for _, n in reading_time.sections(nb))
+    note = " ".join(nb.cells[3].source.split())
+    assert words == sum(len(c.source.split()) for c in nb.cells if c.cell_type == "markdown") - len(note.split())
