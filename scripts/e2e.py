@@ -41,6 +41,7 @@ import os
 import re
 import secrets
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -79,10 +80,9 @@ class Shots:
 
     def path(self, index: int, subject: str, step: str) -> Path:
         """The ``index``-th screenshot, of ``subject`` (a notebook's file name or ``site``) at ``step``."""
-        stem = Path(subject).stem
-        if not re.fullmatch(r"[A-Za-z0-9_]+", stem) or not re.fullmatch(r"[a-z0-9-]+", step):
+        if not re.fullmatch(r"[A-Za-z0-9_]+(\.ipynb)?", subject) or not re.fullmatch(r"[a-z0-9-]+", step):
             raise ValueError(f"screenshot names are [A-Za-z0-9_] subjects and [a-z0-9-] steps: {subject!r}, {step!r}")
-        return self.folder / f"{index:02d}-{stem}-{step}.png"
+        return self.folder / f"{index:02d}-{Path(subject).stem}-{step}.png"
 
 
 def lab_args(port: int, token: str, settings_dir: Path) -> list[str]:
@@ -316,10 +316,13 @@ def image_bytes(src: str | None) -> bytes:
 
 @contextlib.contextmanager
 def notebooks_restored(names: tuple[str, ...]) -> Iterator[None]:
-    """Put the notebooks back as they were on disk (bytes and times) afterwards, and git's record of
-    them with the server's save hook, so a checkout is left as found."""
+    """Put the notebooks and their paired ``.py`` files (jupytext saves both) back as they were on
+    disk (bytes and times) afterwards, and git's record of them with the server's save hook, so a
+    checkout is left as found."""
     folder = ROOT / "notebooks"
-    saved = {name: ((folder / name).read_bytes(), (folder / name).stat()) for name in names}
+    files = [name for notebook in names for name in (notebook, str(Path(notebook).with_suffix(".py")))
+             if (folder / name).exists()]
+    saved = {name: ((folder / name).read_bytes(), (folder / name).stat()) for name in files}
     checkpoints = (folder / ".ipynb_checkpoints").exists()
     try:
         yield
@@ -327,16 +330,12 @@ def notebooks_restored(names: tuple[str, ...]) -> Iterator[None]:
         refresh = load_save_hook()
         for name, (data, stat) in saved.items():
             path = folder / name
-            if path.read_bytes() != data:
+            if path.read_bytes() != data or path.stat().st_mtime_ns != stat.st_mtime_ns:
                 path.write_bytes(data)
                 os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
                 refresh(str(path))
-        if not checkpoints:
-            for name in names:
-                with contextlib.suppress(FileNotFoundError):
-                    (folder / ".ipynb_checkpoints" / name.replace(".ipynb", "-checkpoint.ipynb")).unlink()
-            with contextlib.suppress(OSError):
-                (folder / ".ipynb_checkpoints").rmdir()
+        if not checkpoints:  # the session made it
+            shutil.rmtree(folder / ".ipynb_checkpoints", ignore_errors=True)
 
 
 def site_screenshots(session: Session) -> list[Path]:
