@@ -96,13 +96,14 @@ site: setup
 # through Playwright's Python API (a dev extra), runs notebooks 00 and 01, moves a slider, checks that
 # no kernel picker or error appears and that git stays clean; screenshots go to build/e2e/ (with the
 # site's, after `make site`). Chromium is the system's (no browser is downloaded): installed with
-# apt-get when missing and root, otherwise it says what to install. E2E_ARGS="--make-arg=VAR=value".
+# apt-get when missing and root (with a CJK font, for the site's Chinese), otherwise it says what to
+# install. E2E_ARGS="--make-arg=VAR=value".
 CHROMIUM ?= /usr/bin/chromium
 E2E_ARGS ?=
 e2e: setup
 	@if [ ! -x "$(CHROMIUM)" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; \
 	  fi; \
 	  test -x "$(CHROMIUM)" || { echo "make e2e needs Chromium at $(CHROMIUM): install Debian's chromium \
 	package (sudo apt-get install chromium), or set CHROMIUM=/path/to/chromium."; exit 2; }; fi
