@@ -26,7 +26,7 @@ ifneq ($(CI),)
   export TL_OFFLINE ?= 1
 endif
 
-.PHONY: lab test setup git-filter unit notebooks prepare sync badges site slides benchmark claims lock clean-venv
+.PHONY: lab test setup git-filter unit notebooks prepare sync badges site slides e2e benchmark claims lock clean-venv
 
 # The venv's own JupyterLab, whose `python3` kernel (the one every notebook names) is the venv's
 # Python: its kernelspec lives in the venv and says `python`, which Jupyter runs as the server's own
@@ -102,6 +102,24 @@ REVEAL_PREFIX ?=
 slides: setup
 	$(PY) scripts/build_slides.py $(if $(SLIDES_NOTEBOOKS),--notebooks $(SLIDES_NOTEBOOKS)) \
 	  $(if $(REVEAL_PREFIX),--reveal-prefix $(REVEAL_PREFIX)) $(SLIDES_ARGS)
+
+# A real-browser test (scripts/e2e.py): JupyterLab started by `make lab`, driven by a headless Chromium
+# through Playwright's Python API (a dev extra), runs notebooks 00 and 01, moves a slider, checks that
+# no kernel picker or error appears and that git stays clean; screenshots go to build/e2e/ (with the
+# site's, after `make site`). Chromium is the system's (no browser is downloaded): installed with
+# apt-get when missing and root (with a CJK font, for the site's Chinese), otherwise it says what to
+# install. E2E_ARGS="--make-arg=VAR=value".
+CHROMIUM ?= /usr/bin/chromium
+E2E_ARGS ?=
+e2e: setup
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; \
+	  fi; \
+	  test -x "$(CHROMIUM)" || { echo "make e2e needs Chromium at $(CHROMIUM): install Debian's chromium \
+	package (sudo apt-get install chromium), or set CHROMIUM=/path/to/chromium."; exit 2; }; fi
+	@$(PY) -c 'import playwright' 2>/dev/null || $(PY) -m pip install --quiet "playwright>=1.40,<2"
+	$(PY) scripts/e2e.py --chromium "$(CHROMIUM)" --make-arg=VENV=$(VENV) --make-arg=PYTHON=$(PYTHON) $(E2E_ARGS)
 
 benchmark: setup prepare
 	$(PY) scripts/benchmark.py --update-readme
