@@ -617,7 +617,53 @@ assert per_seed_gain("Deep CORAL", "source-only (deep)").min() >= 0.08
 # On the moons (covariances of order 0.1-0.6) the ridge dominates and the match is loose; on
 # standardised features, as in Sun et al., $\varepsilon = 1$ is a mild regulariser.
 # </details>
-#
+
+# %% [markdown]
+# **Exercise 1 in code.** Write `coral_output_covariance(Xs, Xt, eps)`, the covariance of CORAL's
+# output computed from the closed form of Exercise 1 (from $C_s$ and $C_t$ alone, without
+# transforming the data). The check compares it with the sample covariance of
+# `tu_coral.coral_transform(Xs, Xt, eps)` on fresh random samples, including $\varepsilon = 0$,
+# where the answer must be $C_t$.
+
+# %% tags=["exercise"]
+def coral_output_covariance(Xs: torch.Tensor, Xt: torch.Tensor, eps: float) -> torch.Tensor:
+    """(C_t + eps I) - eps (C_t + eps I)^{1/2} (C_s + eps I)^{-1} (C_t + eps I)^{1/2}, shape (d, d).
+
+    C_s, C_t are the unbiased sample covariances of the rows of Xs (n_s, d) and Xt (n_t, d):
+    use `covariance` and `tu_coral.matrix_power_sym(C, power, eps)`, not `coral_transform`.
+    """
+    raise NotImplementedError("compute C_s and C_t, then the closed form of Exercise 1")
+
+# %% [markdown] tags=["solution"]
+# *Instructor's solution (left out of the student copy):*
+
+# %% tags=["solution"]
+def coral_output_covariance(Xs: torch.Tensor, Xt: torch.Tensor, eps: float) -> torch.Tensor:
+    """(C_t + eps I) - eps (C_t + eps I)^{1/2} (C_s + eps I)^{-1} (C_t + eps I)^{1/2}, shape (d, d)."""
+    Cs, Ct = covariance(Xs), covariance(Xt)
+    eye = torch.eye(Xs.shape[1], dtype=Xs.dtype)
+    root_t = tu_coral.matrix_power_sym(Ct, 0.5, eps)
+    return (Ct + eps * eye) - eps * root_t @ torch.linalg.solve(Cs + eps * eye, root_t)
+
+# %% [markdown]
+# The check draws correlated source and target samples of several sizes from its own generator:
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+g71 = torch.Generator().manual_seed(71)
+cases_71 = []
+for n_s, n_t, d, eps in ((60, 40, 3, 1.0), (200, 90, 5, 0.1), (50, 70, 2, 0.0)):
+    Xs_ = torch.randn(n_s, d, generator=g71, dtype=torch.float64) @ torch.randn(d, d, generator=g71, dtype=torch.float64)
+    Xt_ = 2.0 * torch.randn(n_t, d, generator=g71, dtype=torch.float64) @ torch.randn(d, d, generator=g71, dtype=torch.float64) + 1.0
+    cases_71.append((Xs_, Xt_, eps))
+check_function("7.1 (CORAL's output covariance)", coral_output_covariance,
+               lambda Xs, Xt, eps: covariance(tu_coral.coral_transform(Xs, Xt, eps)), cases_71,
+               rtol=1e-7, atol=1e-10,
+               hint="the ridge goes into both covariances; (C_s + eps I)^{-1} is a full inverse, not a "
+                    "-1/2 power, and with eps = 0 your answer must be C_t itself.")
+
+# %% [markdown]
 # 2. Derive $\partial \widehat{\mathrm{MMD}}^2_b / \partial f^s_i$ for a single Gaussian kernel and
 #    check it against autograd.
 #
@@ -639,7 +685,55 @@ assert per_seed_gain("Deep CORAL", "source-only (deep)").min() >= 0.08
 # torch.testing.assert_close(a.grad, g)
 # ```
 # </details>
-#
+
+# %% [markdown]
+# **Exercise 2 in code.** Write `mmd2_grad_source(a, b, sigma)`, the gradient of the biased
+# $\widehat{\mathrm{MMD}}^2_b$ with one Gaussian kernel of bandwidth $\sigma$ with respect to the
+# source features $a$ (shape $(m, d)$), from the formula of Exercise 2, without autograd. The check
+# compares it with autograd through the package's `tu_mmd.mmd2(a, b, sigmas=(sigma,))`.
+
+# %% tags=["exercise"]
+def mmd2_grad_source(a: torch.Tensor, b: torch.Tensor, sigma: float) -> torch.Tensor:
+    """d MMD_b^2 / d a for k(u, v) = exp(-|u - v|^2 / (2 sigma^2)); a (m, d), b (n, d) -> (m, d).
+
+    Row i: -2/(m^2 sigma^2) sum_i' k(a_i, a_i')(a_i - a_i') + 2/(m n sigma^2) sum_j k(a_i, b_j)(a_i - b_j).
+    """
+    raise NotImplementedError("build the two kernel matrices and sum the formula of Exercise 2")
+
+# %% [markdown] tags=["solution"]
+# *Instructor's solution (left out of the student copy):*
+
+# %% tags=["solution"]
+def mmd2_grad_source(a: torch.Tensor, b: torch.Tensor, sigma: float) -> torch.Tensor:
+    """d MMD_b^2 / d a for k(u, v) = exp(-|u - v|^2 / (2 sigma^2)); a (m, d), b (n, d) -> (m, d)."""
+    m, n = a.shape[0], b.shape[0]
+    K_ss = torch.exp(-torch.cdist(a, a) ** 2 / (2 * sigma**2))
+    K_st = torch.exp(-torch.cdist(a, b) ** 2 / (2 * sigma**2))
+    within = K_ss.sum(1, keepdim=True) * a - K_ss @ a    # sum_i' k(a_i, a_i') (a_i - a_i')
+    across = K_st.sum(1, keepdim=True) * a - K_st @ b    # sum_j  k(a_i, b_j)  (a_i - b_j)
+    return -2 / (m * m * sigma**2) * within + 2 / (m * n * sigma**2) * across
+
+# %% [markdown]
+# The check differentiates the package's estimator with autograd on fresh samples and bandwidths:
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+
+def mmd2_grad_autograd(a: torch.Tensor, b: torch.Tensor, sigma: float) -> torch.Tensor:
+    a = a.clone().requires_grad_(True)
+    return torch.autograd.grad(tu_mmd.mmd2(a, b, sigmas=(sigma,)), a)[0]
+
+
+g72 = torch.Generator().manual_seed(72)
+cases_72 = [(torch.randn(m, d, generator=g72, dtype=torch.float64),
+             torch.randn(n, d, generator=g72, dtype=torch.float64) + shift, sigma)
+            for m, n, d, shift, sigma in ((6, 4, 2, 0.5, 1.0), (20, 30, 5, 1.0, 2.0), (9, 9, 3, 0.0, 0.7))]
+check_function("7.2 (MMD gradient)", mmd2_grad_source, mmd2_grad_autograd, cases_72, rtol=1e-7, atol=1e-10,
+               hint="the within-source sum holds a_i twice (as first and second argument), hence the "
+                    "factor 2; the source-target term has the opposite sign.")
+
+# %% [markdown]
 # 3. Deep CORAL's weight $\alpha$: rerun `deep_method("Deep CORAL", 0, A)` with the loss multiplied
 #    by 10 (pass `trade_off=10.0` to `train_da`). What happens to source and target accuracy?
 #

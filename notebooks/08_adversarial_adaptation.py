@@ -955,7 +955,49 @@ assert wobbles["first"].mean() >= 2 * wobbles["tuned"].mean(), wobbles
 # $2\,\mathrm{JSD} - 2\log 2$. So at the optimal discriminator the features minimise the
 # Jensen-Shannon divergence between the domains' feature distributions (as in GANs).
 # </details>
-#
+
+# %% [markdown]
+# **Exercise 1 in code.** For two discrete feature distributions $p_S, p_T$ on $k$ values, write
+# `jsd_from_discriminator(p_s, p_t)`: form the optimal discriminator $D^\star$, evaluate the domain
+# loss $\mathcal L_d$ at it, and return $\mathrm{JSD}(p_S\Vert p_T) = (2\log 2 - \mathcal L_d)/2$ (in
+# nats). The check compares with SciPy's Jensen-Shannon distance, squared, on fresh distributions.
+
+# %% tags=["exercise"]
+def jsd_from_discriminator(p_s: torch.Tensor, p_t: torch.Tensor) -> torch.Tensor:
+    """JSD(p_s || p_t) in nats from the optimal discriminator's loss; p_s, p_t of shape (k,), each summing to 1.
+
+    D* = p_s / (p_s + p_t);  L_d = -sum p_s log D* - sum p_t log(1 - D*);  JSD = (2 log 2 - L_d) / 2.
+    """
+    raise NotImplementedError("form D*, evaluate L_d at D*, then solve -L_d = 2 JSD - 2 log 2 for JSD")
+
+# %% [markdown] tags=["solution"]
+# *Instructor's solution (left out of the student copy):*
+
+# %% tags=["solution"]
+def jsd_from_discriminator(p_s: torch.Tensor, p_t: torch.Tensor) -> torch.Tensor:
+    """JSD(p_s || p_t) in nats from the optimal discriminator's loss; p_s, p_t of shape (k,), each summing to 1."""
+    d_star = p_s / (p_s + p_t)
+    loss_d = -(p_s * torch.log(d_star)).sum() - (p_t * torch.log1p(-d_star)).sum()
+    return (2 * math.log(2) - loss_d) / 2
+
+# %% [markdown]
+# The check draws distributions on 3 to 50 values from its own generator; SciPy's `jensenshannon` returns the square root of the divergence:
+
+# %% tags=["check"]
+from scipy.spatial.distance import jensenshannon
+
+from transfer_utils.core.exercises import check_function
+
+g81 = torch.Generator().manual_seed(81)
+cases_81 = [tuple(torch.softmax(scale * torch.randn(k, generator=g81, dtype=torch.float64), 0) for _ in range(2))
+            for k, scale in ((3, 1.0), (10, 3.0), (50, 0.3))]
+cases_81.append((cases_81[0][0], cases_81[0][0]))  # identical domains: JSD = 0
+check_function("8.1 (optimal discriminator and JSD)", jsd_from_discriminator,
+               lambda p, q: float(jensenshannon(p.numpy(), q.numpy())) ** 2, cases_81, rtol=1e-7, atol=1e-12,
+               hint="L_d at D* is a loss (positive); -L_d = 2 JSD - 2 log 2, so JSD = (2 log 2 - L_d) / 2, "
+                    "and it is 0 for identical distributions.")
+
+# %% [markdown]
 # 2. Replace the `GradientReversalLayer` in `DANNLoss` by one with `schedule=False` and
 #    `max_lambda=1` on the two moons. What happens to the first hundred steps of the discriminator
 #    accuracy curve and to the final target accuracy?
@@ -976,7 +1018,67 @@ assert wobbles["first"].mean() >= 2 * wobbles["tuned"].mean(), wobbles
 # do damage: with noisy minibatches, a large $\lambda_{\max}$, or pretrained features worth
 # protecting, as on the digits.
 # </details>
-#
+
+# %% [markdown]
+# **Exercise 2 in code: a reversal layer by hand.** Write `reverse_gradient(z, lam)` that returns
+# a tensor equal to `z` whose gradient with respect to `z` is $-\lambda$ times the incoming gradient,
+# without the package's `grad_reverse` (a `torch.autograd.Function`, or a `detach` trick). The check
+# runs a forward and a backward pass through yours and through `tu_grl.grad_reverse` with the same
+# upstream gradient, for the constant $\lambda = 1$ of `schedule=False` and for values of the ramp.
+
+# %% tags=["exercise"]
+def reverse_gradient(z: torch.Tensor, lam: float) -> torch.Tensor:
+    """R_lam(z) = z in the forward pass; d R_lam / d z = -lam I in the backward pass."""
+    raise NotImplementedError("identity forward, gradient multiplied by -lam backward")
+
+# %% [markdown] tags=["solution"]
+# *Instructor's solution (left out of the student copy):*
+
+# %% tags=["solution"]
+class ReverseGradient(torch.autograd.Function):
+    """Identity forward, -lam times the gradient backward (no gradient for lam)."""
+
+    @staticmethod
+    def forward(ctx, z, lam):
+        ctx.lam = lam
+        return z.clone()
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return -ctx.lam * grad_out, None
+
+
+def reverse_gradient(z: torch.Tensor, lam: float) -> torch.Tensor:
+    """R_lam(z) = z in the forward pass; d R_lam / d z = -lam I in the backward pass."""
+    return ReverseGradient.apply(z, lam)
+
+# %% [markdown]
+# The check compares the output and the gradient that reaches `z` on fresh inputs:
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+
+def through(layer):
+    """Forward and backward through `layer(z, lam)` with upstream gradient `up`: returns (output, dL/dz)."""
+    def run(z, lam, up):
+        z = z.clone().requires_grad_(True)
+        out = layer(z, lam)
+        out.backward(up)
+        return out.detach(), z.grad
+    return run
+
+
+g82 = torch.Generator().manual_seed(82)
+cases_82 = [(torch.randn(*shape, generator=g82, dtype=torch.float64), lam,
+             torch.randn(*shape, generator=g82, dtype=torch.float64))
+            for shape, lam in (((5, 3), 1.0), ((8, 2), dann_lambda(0.1)), ((4,), 0.0), ((2, 3, 4), 2.5))]
+check_function("8.2 (gradient reversal)", through(reverse_gradient), through(tu_grl.grad_reverse), cases_82,
+               rtol=1e-12, atol=0.0,
+               hint="the forward pass must not change z; the backward pass returns -lam * grad_output "
+                    "(and None for lam), so lam = 0 blocks the gradient.")
+
+# %% [markdown]
 # 3. The table's source-only run carries a passive discriminator. Prove that it gives exactly the
 #    same classifier as training without any discriminator (same seed, same batches).
 #

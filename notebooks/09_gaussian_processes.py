@@ -720,7 +720,62 @@ print(f"callback ran for n_t = {slider_calls}; notebook time so far {time.perf_c
 # variance is largest far from the training inputs whatever the outputs were; the outputs affect
 # it only through the hyperparameters learned from them.
 # </details>
-#
+
+# %% [markdown]
+# **Exercise 1 in code.** Write `gp_mean_and_variance(X, y, X_star, lengthscale, outputscale, noise)`:
+# the posterior mean $\mu_* = K_{*n}K_y^{-1}y$ and the variances $\operatorname{diag}\Sigma_*$ of a
+# zero-mean GP with the RBF kernel $\sigma_f^2 e^{-\lVert x-x'\rVert^2/2\ell^2}$, by a Cholesky
+# factor of $K_y = K + \sigma_n^2 I$. The check compares with the package's `tu_gp.gp_posterior` on
+# fresh data, twice with the same inputs and different outputs: your variances should not need $y$.
+
+# %% tags=["exercise"]
+def gp_mean_and_variance(X, y, X_star, lengthscale, outputscale, noise):
+    """Zero-mean GP posterior at X_star (m, d) from X (n, d), y (n,): returns (mean (m,), variance (m,)).
+
+    mean = K_*n K_y^{-1} y,  variance = diag(K_**) - diag(K_*n K_y^{-1} K_n*),  K_y = K_nn + noise I.
+    """
+    raise NotImplementedError("kernel matrices, Cholesky of K_y, then the two formulas")
+
+# %% [markdown] tags=["solution"]
+# *Instructor's solution (left out of the student copy):*
+
+# %% tags=["solution"]
+def gp_mean_and_variance(X, y, X_star, lengthscale, outputscale, noise):
+    """Zero-mean GP posterior at X_star (m, d) from X (n, d), y (n,): returns (mean (m,), variance (m,))."""
+    def k(A, B):
+        return outputscale * torch.exp(-torch.cdist(A, B) ** 2 / (2 * lengthscale**2))
+
+    L = torch.linalg.cholesky(k(X, X) + noise * torch.eye(len(X), dtype=X.dtype))
+    K_sn = k(X_star, X)
+    mean = K_sn @ torch.cholesky_solve(y.unsqueeze(-1), L).squeeze(-1)
+    V = torch.linalg.solve_triangular(L, K_sn.T, upper=False)  # K_*n K_y^{-1} K_n* = V^T V
+    return mean, outputscale - (V * V).sum(0)  # k(x, x) = outputscale for the RBF kernel
+
+# %% [markdown]
+# The check uses its own generator; the last two cases share their inputs and differ in $y$:
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+
+def gp_reference(X, y, X_star, lengthscale, outputscale, noise):
+    mean, cov = tu_gp.gp_posterior(X, y, X_star, GPHyperparameters(lengthscale, outputscale, noise, 0.0))
+    return mean, cov.diagonal()
+
+
+g91 = torch.Generator().manual_seed(91)
+cases_91 = []
+for n, m, d, ls, os_, noise in ((8, 5, 1, 0.7, 1.0, 0.1), (30, 12, 3, 1.5, 2.0, 0.01), (15, 6, 2, 0.5, 0.5, 0.2)):
+    X_ = torch.randn(n, d, generator=g91, dtype=torch.float64)
+    cases_91.append((X_, torch.randn(n, generator=g91, dtype=torch.float64),
+                     2 * torch.randn(m, d, generator=g91, dtype=torch.float64), ls, os_, noise))
+cases_91.append((cases_91[-1][0], -3 * cases_91[-1][1] + 1, *cases_91[-1][2:]))
+check_function("9.1 (GP posterior mean and variance)", gp_mean_and_variance, gp_reference, cases_91,
+               rtol=1e-7, atol=1e-10,
+               hint="the exponent is -|x - x'|^2 / (2 l^2), the noise goes on the diagonal of K_y only (not "
+                    "into the test variances), and diag(K_**) is the outputscale.")
+
+# %% [markdown]
 # 2. Replace the analytic gradient check by a central finite difference of `log_marginal_likelihood`
 #    in the lengthscale with step $10^{-5}$. How close is it?
 #
@@ -734,7 +789,50 @@ print(f"callback ran for n_t = {slider_calls}; notebook time so far {time.perf_c
 # print(float(fd), float(analytic["lengthscale"]))  # agree to about 1e-9 relative in float64
 # ```
 # </details>
-#
+
+# %% [markdown]
+# **Exercise 2 in code.** Write `lengthscale_fd(X, y, lengthscale, outputscale, noise, h)`, the
+# central finite difference of `tu_gp.log_marginal_likelihood` in the lengthscale with step $h$
+# (zero prior mean). The check compares it, for $h = 10^{-5}$, with the derivative autograd gives.
+
+# %% tags=["exercise"]
+def lengthscale_fd(X, y, lengthscale, outputscale, noise, h):
+    """(log p(y | l + h) - log p(y | l - h)) / (2 h), other hyperparameters fixed, prior mean 0."""
+    raise NotImplementedError("two calls of tu_gp.log_marginal_likelihood and a central difference")
+
+# %% [markdown] tags=["solution"]
+# *Instructor's solution (left out of the student copy):*
+
+# %% tags=["solution"]
+def lengthscale_fd(X, y, lengthscale, outputscale, noise, h):
+    """(log p(y | l + h) - log p(y | l - h)) / (2 h), other hyperparameters fixed, prior mean 0."""
+    up = tu_gp.log_marginal_likelihood(X, y, lengthscale + h, outputscale, noise)
+    down = tu_gp.log_marginal_likelihood(X, y, lengthscale - h, outputscale, noise)
+    return (up - down) / (2 * h)
+
+# %% [markdown]
+# The check differentiates the log marginal likelihood with autograd on fresh data:
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+
+def lengthscale_autograd(X, y, lengthscale, outputscale, noise, h):
+    ell = torch.tensor(lengthscale, dtype=X.dtype, requires_grad=True)
+    return torch.autograd.grad(tu_gp.log_marginal_likelihood(X, y, ell, outputscale, noise), ell)[0]
+
+
+g92 = torch.Generator().manual_seed(92)
+cases_92 = []
+for n, d, ls, os_, noise in ((10, 1, 0.8, 1.0, 0.1), (25, 2, 1.3, 0.5, 0.05), (40, 3, 0.6, 2.0, 0.3)):
+    X_ = torch.randn(n, d, generator=g92, dtype=torch.float64)
+    y_ = torch.sin(2 * X_).sum(1) + 0.1 * torch.randn(n, generator=g92, dtype=torch.float64)
+    cases_92.append((X_, y_, ls, os_, noise, 1e-5))
+check_function("9.2 (finite difference of the marginal likelihood)", lengthscale_fd, lengthscale_autograd,
+               cases_92, rtol=1e-6, atol=1e-8,
+               hint="a central difference divides by 2h, and only the lengthscale moves.")
+
+# %% [markdown]
 # 3. In the hyperparameter-transfer method, let the target also learn the kernel
 #    (`transfer_hyperparameters(..., freeze=False)`). What happens to NLPD at 3 target points, and why?
 #

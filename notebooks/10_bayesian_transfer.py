@@ -754,7 +754,96 @@ print(f"notebook time {time.perf_counter() - notebook_start:.0f} s")
 # print(float(torch.sigmoid(w @ x[0]).mean()), float(predictive_proba(post, x)))  # within about 0.01
 # ```
 # </details>
-#
+
+# %% [markdown]
+# **Exercise 2 in code: the probit approximation.** Write `probit_predictive(mean, precision, X)`,
+# MacKay's $p(y=1\mid x) \approx \sigma\big(\mu_a/\sqrt{1+\pi s_a^2/8}\big)$ with
+# $\mu_a = x^\top\hat w$ and $s_a^2 = x^\top H^{-1}x$, for every row of `X`, from the posterior's
+# mean $\hat w$ and precision $H$. The check compares with the package's `predictive_proba` on fresh
+# posteriors.
+
+# %% tags=["exercise"]
+def probit_predictive(mean: torch.Tensor, precision: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """sigmoid(mu_a / sqrt(1 + pi s_a^2 / 8)) per row x of X (m, D), mu_a = x^T mean, s_a^2 = x^T precision^{-1} x."""
+    raise NotImplementedError("mu_a and s_a^2 for every row, then the probit-scaled sigmoid")
+
+# %% [markdown] tags=["solution"]
+# *Instructor's solution (left out of the student copy):*
+
+# %% tags=["solution"]
+def probit_predictive(mean: torch.Tensor, precision: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """sigmoid(mu_a / sqrt(1 + pi s_a^2 / 8)) per row x of X (m, D), mu_a = x^T mean, s_a^2 = x^T precision^{-1} x."""
+    mu = X @ mean
+    var = (X * torch.linalg.solve(precision, X.T).T).sum(1)
+    return torch.sigmoid(mu / torch.sqrt(1 + torch.pi * var / 8))
+
+# %% [markdown]
+# The check builds random posteriors (a mean and a positive definite precision) from its own generator:
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+from transfer_utils.bayes.laplace import LaplacePosterior
+
+g101 = torch.Generator().manual_seed(101)
+cases_101 = []
+for D, m, scale in ((2, 5, 1.0), (6, 20, 0.3), (4, 8, 3.0)):
+    A = torch.randn(D, D, generator=g101, dtype=torch.float64)
+    cases_101.append((torch.randn(D, generator=g101, dtype=torch.float64),
+                      scale * (A @ A.T + 0.5 * torch.eye(D, dtype=torch.float64)),
+                      torch.randn(m, D, generator=g101, dtype=torch.float64)))
+check_function("10.2 (probit approximation)", probit_predictive,
+               lambda mean, precision, X: predictive_proba(LaplacePosterior(mean, precision, 0, float("nan")), X),
+               cases_101, rtol=1e-8, atol=1e-12,
+               hint="s_a^2 uses the covariance, the inverse of the precision; the factor is pi/8 inside "
+                    "the square root.")
+
+# %% [markdown]
+# **One more in code: the Laplace precision.** The covariance above is the inverse of the Hessian
+# of the negative log posterior $E(w)$ at the mode. Write `laplace_precision(w, X, P0)`, that
+# Hessian in closed form: $H = X^\top \operatorname{diag}\big(p_i(1-p_i)\big) X + P_0$ with
+# $p_i = \sigma(x_i^\top w)$ (it does not depend on the labels or on the prior mean). The check
+# compares with autograd's Hessian of the package's `neg_log_posterior` at fresh points.
+
+# %% tags=["exercise"]
+def laplace_precision(w: torch.Tensor, X: torch.Tensor, P0: torch.Tensor) -> torch.Tensor:
+    """The Hessian of E(w) = sum_i logistic loss + (w - m0)^T P0 (w - m0) / 2: X^T diag(p (1 - p)) X + P0, (D, D)."""
+    raise NotImplementedError("p = sigmoid(X w), then X^T diag(p (1 - p)) X + P0")
+
+# %% [markdown] tags=["solution"]
+# *Instructor's solution (left out of the student copy):*
+
+# %% tags=["solution"]
+def laplace_precision(w: torch.Tensor, X: torch.Tensor, P0: torch.Tensor) -> torch.Tensor:
+    """The Hessian of E(w) = sum_i logistic loss + (w - m0)^T P0 (w - m0) / 2: X^T diag(p (1 - p)) X + P0, (D, D)."""
+    p = torch.sigmoid(X @ w)
+    return X.T @ (X * (p * (1 - p)).unsqueeze(1)) + P0
+
+# %% [markdown]
+# The check differentiates `neg_log_posterior` twice (random labels and prior mean, which must not matter):
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+g102 = torch.Generator().manual_seed(102)
+cases_102 = []
+for n, D, alpha in ((10, 2, 1.0), (40, 5, 0.1), (25, 3, 4.0)):
+    cases_102.append((torch.randn(D, generator=g102, dtype=torch.float64),
+                      torch.randn(n, D, generator=g102, dtype=torch.float64),
+                      alpha * torch.eye(D, dtype=torch.float64)))
+
+
+def precision_by_autograd(w, X, P0):
+    y = (torch.rand(len(X), generator=g102, dtype=torch.float64) < 0.5).to(X.dtype)
+    prior = GaussianPrior(torch.randn(len(w), generator=g102, dtype=torch.float64), P0)
+    return torch.autograd.functional.hessian(lambda v: neg_log_posterior(v, X, y, prior), w)
+
+
+check_function("10.2b (Laplace precision)", laplace_precision, precision_by_autograd, cases_102,
+               rtol=1e-8, atol=1e-12,
+               hint="the curvature of the logistic loss at a point is p (1 - p), weighting the outer "
+                    "product x_i x_i^T; add the prior precision once.")
+
+# %% [markdown]
 # 3. Make the GP head better calibrated: fit a temperature $T$ on held-out data to the GP's latent mean, $p = \Phi(\mu_*/(T\sqrt{1+s_*^2}))$. Which way does $T$ move?
 #
 # <details><summary>Solution</summary>

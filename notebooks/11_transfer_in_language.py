@@ -554,7 +554,50 @@ assert gains.mean() < 0.5 * drop
 # $n$: that vector was never trained to summarise the sentence on its own. Max pooling keeps the
 # strongest feature per coordinate; it is usually in between.
 # </details>
-#
+
+# %% [markdown]
+# **Exercise 1 in code: max pooling over the real tokens.** Write `max_pool(hidden, mask)`: for
+# each sentence, the coordinatewise maximum of its token vectors over the positions where the
+# attention mask is 1, so padding never wins even when every real value is negative. The check
+# compares with a sentence-by-sentence loop on fresh random batches with padding.
+
+# %% tags=["exercise"]
+def max_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """z_b = max over {t : mask[b, t] = 1} of hidden[b, t]; hidden (batch, tokens, d), mask (batch, tokens) -> (batch, d)."""
+    raise NotImplementedError("fill the padded positions with -inf, then take the max over the token axis")
+
+# %% [markdown] tags=["solution"]
+# *Instructor's solution (left out of the student copy):*
+
+# %% tags=["solution"]
+def max_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """z_b = max over {t : mask[b, t] = 1} of hidden[b, t]; hidden (batch, tokens, d), mask (batch, tokens) -> (batch, d)."""
+    pad = ~mask.bool().unsqueeze(-1)
+    return hidden.masked_fill(pad, float("-inf")).max(dim=1).values
+
+# %% [markdown]
+# The check's batches have every real value negative and zeros at the padding:
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+
+def max_pool_loop(hidden, mask):
+    return torch.stack([hidden[b][mask[b].bool()].max(dim=0).values for b in range(hidden.shape[0])])
+
+
+g111 = torch.Generator().manual_seed(111)
+cases_111 = []
+for batch, tokens, d in ((3, 5, 4), (6, 12, 8), (1, 3, 2)):
+    lengths = torch.randint(1, tokens + 1, (batch,), generator=g111)
+    mask_ = (torch.arange(tokens).unsqueeze(0) < lengths.unsqueeze(1)).long()
+    hidden_ = -torch.rand(batch, tokens, d, generator=g111, dtype=torch.float64) - 0.1
+    cases_111.append((hidden_ * mask_.unsqueeze(-1), mask_))  # padding holds zeros, above every real value
+check_function("11.1 (max pooling)", max_pool, max_pool_loop, cases_111, rtol=0.0, atol=0.0,
+               hint="a padded position holds 0 here, larger than every real value: mask it out before "
+                    "the max (-inf, not 0).")
+
+# %% [markdown]
 # 2. Fine-tune with 32 labels instead of 192 (same recipe, four times the epochs so the
 #    number of steps is similar) and compare with the probe on the same 32 sentences; then 512 labels
 #    for three epochs, if you have a few CPU minutes. Then start
@@ -571,7 +614,53 @@ assert gains.mean() < 0.5 * drop
 # encoder are $W^\top(p - e_y) = 0$: nothing moves until the head has learned, and with a random
 # head the early updates push the encoder in random directions; starting from the probe avoids both.
 # </details>
-#
+
+# %% [markdown]
+# **Exercise 2 in code: what reaches the encoder.** Fine-tuning backpropagates through the
+# pooling. Write `mean_pool_backward(grad_z, mask)`: given $g_b = \partial L/\partial z_b$ for
+# mean-pooled $z_b = \sum_t m_{bt}h_{bt}/\sum_t m_{bt}$, return $\partial L/\partial h_{bt}$. The
+# check compares with autograd through the package's `tu_pool.mean_pool` on fresh batches.
+
+# %% tags=["exercise"]
+def mean_pool_backward(grad_z: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """dL/dh[b, t] = mask[b, t] g_b / sum_s mask[b, s]; grad_z (batch, d), mask (batch, tokens) -> (batch, tokens, d)."""
+    raise NotImplementedError("each real token receives an equal share of g_b; padding receives 0")
+
+# %% [markdown] tags=["solution"]
+# *Instructor's solution (left out of the student copy):*
+
+# %% tags=["solution"]
+def mean_pool_backward(grad_z: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """dL/dh[b, t] = mask[b, t] g_b / sum_s mask[b, s]; grad_z (batch, d), mask (batch, tokens) -> (batch, tokens, d)."""
+    m = mask.to(grad_z.dtype)
+    share = m / m.sum(dim=1, keepdim=True)          # (batch, tokens)
+    return share.unsqueeze(-1) * grad_z.unsqueeze(1)
+
+# %% [markdown]
+# The check runs autograd's vector-Jacobian product through the package's pooling:
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+
+def mean_pool_backward_autograd(grad_z, mask):
+    hidden = torch.zeros(*mask.shape, grad_z.shape[1], dtype=grad_z.dtype, requires_grad=True)
+    tu_pool.mean_pool(hidden, mask).backward(grad_z)
+    return hidden.grad
+
+
+g112 = torch.Generator().manual_seed(112)
+cases_112 = []
+for batch, tokens, d in ((2, 4, 3), (5, 9, 6), (3, 1, 2)):
+    lengths = torch.randint(1, tokens + 1, (batch,), generator=g112)
+    cases_112.append((torch.randn(batch, d, generator=g112, dtype=torch.float64),
+                      (torch.arange(tokens).unsqueeze(0) < lengths.unsqueeze(1)).long()))
+check_function("11.2 (gradient through mean pooling)", mean_pool_backward, mean_pool_backward_autograd,
+               cases_112, rtol=1e-12, atol=1e-15,
+               hint="divide by the number of real tokens of that sentence, not by the padded length, "
+                    "and give padding no gradient.")
+
+# %% [markdown]
 # 3. Pool the two other sites as the source (1,400 labelled sentences) and test on the
 #    third. Does more, and more varied, source data reduce the drop more than CORAL did?
 #

@@ -626,7 +626,97 @@ assert zero_shot["swapped actions", "warm"] < zero_shot["swapped actions", "scra
 # It equals $\mathbb E[R]$ when $g^2$ and $R$ are uncorrelated; $\mathbb E[R]$ is the usual, nearly
 # optimal choice because it is easy to estimate.
 # </details>
-#
+
+# %% [markdown]
+# **Exercise 1 in code, part (a): the score.** For the linear softmax policy
+# $\pi_\theta(a\mid s) = \operatorname{softmax}(Ws + c)_a$, write `score(W, c, s, a)`, the gradient of
+# $\log\pi_\theta(a\mid s)$ with respect to $W$ and $c$, in closed form: with
+# $\pi = \operatorname{softmax}(Ws+c)$, $\nabla_c = e_a - \pi$ and $\nabla_W = (e_a - \pi)\,s^\top$. The
+# check compares with autograd through the package's `LinearSoftmaxPolicy` at fresh parameters.
+
+# %% tags=["exercise"]
+def score(W: torch.Tensor, c: torch.Tensor, s: torch.Tensor, a: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(d log pi(a | s) / dW, d log pi(a | s) / dc) for pi = softmax(W s + c); W (A, S), c (A,), s (S,)."""
+    raise NotImplementedError("pi = softmax(W s + c); grad_c = one_hot(a) - pi; grad_W = outer(grad_c, s)")
+
+# %% [markdown] tags=["solution"]
+# *Instructor's solution (left out of the student copy):*
+
+# %% tags=["solution"]
+def score(W: torch.Tensor, c: torch.Tensor, s: torch.Tensor, a: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(d log pi(a | s) / dW, d log pi(a | s) / dc) for pi = softmax(W s + c); W (A, S), c (A,), s (S,)."""
+    pi = torch.softmax(W @ s + c, dim=0)
+    grad_c = -pi
+    grad_c[a] += 1.0
+    return torch.outer(grad_c, s), grad_c
+
+# %% [markdown]
+# The check loads each fresh $(W, c)$ into a `LinearSoftmaxPolicy` and differentiates its log-probability:
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+
+def score_autograd(W, c, s, a):
+    policy = LinearSoftmaxPolicy(W.shape[1], W.shape[0]).double()
+    with torch.no_grad():
+        policy.linear.weight.copy_(W)
+        policy.linear.bias.copy_(c)
+    policy(s)[a].backward()
+    return policy.linear.weight.grad, policy.linear.bias.grad
+
+
+g121 = torch.Generator().manual_seed(121)
+cases_121 = [(torch.randn(A, S, generator=g121, dtype=torch.float64), torch.randn(A, generator=g121, dtype=torch.float64),
+              torch.randn(S, generator=g121, dtype=torch.float64), a)
+             for A, S, a in ((2, 4, 0), (2, 4, 1), (3, 1, 2), (5, 3, 1))]
+check_function("12.1 (score function)", score, score_autograd, cases_121, rtol=1e-10, atol=1e-12,
+               hint="the gradient of log softmax(z)_a with respect to z is one_hot(a) - softmax(z); "
+                    "the chain rule through z = W s + c gives the outer product with s.")
+
+# %% [markdown]
+# **Exercise 1 in code, part (b): the variance-optimal baseline.** From samples of the score $g$ (one
+# parameter) and the return $R$ of a one-step problem, write `optimal_baseline(g, R)`, the sample
+# version of $b^\star = \mathbb E[g^2R]/\mathbb E[g^2]$. The check compares with the $b$ that minimises
+# the sample variance term $\frac1N\sum_i (R_i - b)^2 g_i^2$, found by least squares, on fresh
+# samples where $g^2$ and $R$ are correlated (so $b^\star \ne \bar R$).
+
+# %% tags=["exercise"]
+def optimal_baseline(g: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
+    """b* = mean(g^2 R) / mean(g^2) from N samples of the score g (N,) and the return R (N,)."""
+    raise NotImplementedError("the g^2-weighted mean of R")
+
+# %% [markdown] tags=["solution"]
+# *Instructor's solution (left out of the student copy):*
+
+# %% tags=["solution"]
+def optimal_baseline(g: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
+    """b* = mean(g^2 R) / mean(g^2) from N samples of the score g (N,) and the return R (N,)."""
+    w = g**2
+    return (w * R).sum() / w.sum()
+
+# %% [markdown]
+# The check solves $\min_b \lVert g\,b - g\odot R\rVert^2$ with `torch.linalg.lstsq`:
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+
+def baseline_by_least_squares(g, R):
+    return torch.linalg.lstsq(g.unsqueeze(1), (g * R).unsqueeze(1)).solution.squeeze()
+
+
+g122 = torch.Generator().manual_seed(122)
+cases_122 = []
+for n, coupling in ((50, 1.0), (500, 3.0), (8, -2.0)):
+    g_ = torch.randn(n, generator=g122, dtype=torch.float64)
+    cases_122.append((g_, 1.0 + coupling * g_**2 + torch.randn(n, generator=g122, dtype=torch.float64)))
+check_function("12.2 (optimal baseline)", optimal_baseline, baseline_by_least_squares, cases_122,
+               rtol=1e-9, atol=1e-12,
+               hint="weight each return by g^2; the plain mean of R is the optimum only when g^2 and R "
+                    "are uncorrelated, which they are not here.")
+
+# %% [markdown]
 # 2. On the two-step chain, compare the exact variance of three baselines: none, the constant
 #    $b = J$ for both steps, and the per-step $b_t = \mathbb E[G_t]$. Which removes the most, and why?
 #

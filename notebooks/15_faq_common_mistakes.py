@@ -777,7 +777,73 @@ assert gaps.mean() > 0, gaps
 # `torch.testing.assert_close(..., rtol=0, atol=0)`. Keep the seed and the batch order fixed so
 # that only the labels differ.
 # </details>
-#
+
+# %% [markdown]
+# **Exercise 3 in code.** Write `reads_target_labels(train, X_s, y_s, X_t, y_t)`, a detector for
+# the mistake of item 2: `train(X_s, y_s, X_t, y_t)` is a deterministic training routine that
+# returns the learned parameters; return `True` when they depend on the target labels. Rerun it with
+# other target labels and compare bit for bit. Be thorough: a method can leak the labels through
+# their class balance alone, which a permutation of the labels keeps. The check runs your detector
+# on an honest routine and on two leaky ones, on fresh data.
+
+# %% tags=["exercise"]
+def reads_target_labels(train, X_s, y_s, X_t, y_t) -> bool:
+    """True if train(X_s, y_s, X_t, y_t) (deterministic, returns a parameter tensor) depends on y_t."""
+    raise NotImplementedError("retrain with other target labels (permuted, and with other class counts) and compare")
+
+# %% [markdown] tags=["solution"]
+# *Instructor's solution (left out of the student copy):*
+
+# %% tags=["solution"]
+def reads_target_labels(train, X_s, y_s, X_t, y_t) -> bool:
+    """True if train(X_s, y_s, X_t, y_t) (deterministic, returns a parameter tensor) depends on y_t."""
+    reference = train(X_s, y_s, X_t, y_t)
+    g = torch.Generator().manual_seed(0)
+    others = [y_t[torch.randperm(len(y_t), generator=g)],   # same counts, other assignment
+              torch.zeros_like(y_t), torch.ones_like(y_t)]  # other counts
+    return any(not torch.equal(train(X_s, y_s, X_t, y_alt), reference) for y_alt in others)
+
+# %% [markdown]
+# The check's three routines are logistic regressions trained by 100 gradient steps; which of them read the target labels is known by construction:
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+
+def logistic_steps(X, y, extra_bias=0.0, steps=100, lr=0.5):
+    w = torch.zeros(X.shape[1] + 1, dtype=X.dtype)
+    Xb = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], dim=1)
+    for _ in range(steps):
+        w = w - lr * Xb.T @ (torch.sigmoid(Xb @ w) - y) / len(y)
+    return w + torch.cat([torch.zeros(X.shape[1], dtype=X.dtype), torch.tensor([extra_bias], dtype=X.dtype)])
+
+
+def honest(X_s, y_s, X_t, y_t):       # source labels only (X_t unused, as in source-only training)
+    return logistic_steps(X_s, y_s)
+
+
+def trains_on_target(X_s, y_s, X_t, y_t):  # the blog's mistake: target labels in the loss
+    return logistic_steps(torch.cat([X_s, X_t]), torch.cat([y_s, y_t]))
+
+
+def prior_shift(X_s, y_s, X_t, y_t):  # subtler: corrects the bias with the target's class balance
+    p_s, p_t = y_s.mean().clamp(0.01, 0.99), y_t.mean().clamp(0.01, 0.99)
+    return logistic_steps(X_s, y_s, extra_bias=float(torch.logit(p_t) - torch.logit(p_s)))
+
+
+LEAKS = {honest: False, trains_on_target: True, prior_shift: True}
+g153 = torch.Generator().manual_seed(153)
+cases_153 = []
+for train_fn in (honest, trains_on_target, prior_shift, honest):
+    X_s_, X_t_ = torch.randn(40, 2, generator=g153, dtype=torch.float64), torch.randn(30, 2, generator=g153, dtype=torch.float64) + 1
+    y_s_ = (X_s_.sum(1) > 0).double()
+    cases_153.append((train_fn, X_s_, y_s_, X_t_, (X_t_.sum(1) > 2).double()))
+check_function("15.3 (a test for label leaks)", reads_target_labels,
+               lambda train, *data: LEAKS[train], cases_153,
+               hint="compare bit for bit (torch.equal), and try target labels with other class counts too: "
+                    "a permutation keeps the counts, so a leak through the class balance survives it.")
+
+# %% [markdown]
 # 4. In item 6, what happens if the network is in training mode but the batch holds a single image?
 #
 # <details><summary>Solution</summary>
@@ -789,7 +855,73 @@ assert gaps.mean() > 0, gaps
 # by its own mean and variance: the features are those of a different function, and the running
 # statistics still drift.
 # </details>
-#
+
+# %% [markdown]
+# **Exercise 4 in code: the fix of item 6.** Write `features_for_evaluation(model, X)`: the model's
+# outputs for the batch `X` as at test time, with batch-norm layers using their stored running
+# statistics (so a single image works, and its features do not depend on its batch companions),
+# without gradients, without moving any buffer, and leaving the model in the mode it was in. The
+# check compares with an evaluation-mode copy of the model on fresh small networks and batches.
+
+# %% tags=["exercise"]
+def features_for_evaluation(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
+    """model(X) in evaluation mode and without gradients; the model's mode is restored afterwards."""
+    raise NotImplementedError("remember model.training, call model.eval(), run under torch.no_grad(), restore the mode")
+
+# %% [markdown] tags=["solution"]
+# *Instructor's solution (left out of the student copy):*
+
+# %% tags=["solution"]
+def features_for_evaluation(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
+    """model(X) in evaluation mode and without gradients; the model's mode is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return model(X)
+    finally:
+        model.train(was_training)
+
+# %% [markdown]
+# The check's networks have batch-norm layers with random running statistics and are left in training mode, as after a training loop; one batch holds a single input. It also checks that the running statistics and the mode are unchanged:
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+
+def with_state(fn):
+    """Call fn(model, X), and report the output, whether it tracks gradients, the buffers and the mode after."""
+    def run(model, X):
+        model = copy.deepcopy(model)
+        out = fn(model, X)
+        if out is None:
+            return None
+        return out, out.requires_grad, [b.clone() for b in model.buffers()], model.training
+    return run
+
+
+def eval_copy(model, X):
+    with torch.no_grad():
+        return copy.deepcopy(model).eval()(X)
+
+
+g154 = torch.Generator().manual_seed(154)
+cases_154 = []
+for n, d in ((5, 3), (1, 4), (16, 6)):
+    net_ = nn.Sequential(nn.Linear(d, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3)).double()
+    with torch.no_grad():
+        for p in net_.parameters():
+            p.copy_(torch.randn(p.shape, generator=g154, dtype=torch.float64))
+        net_[1].running_mean.copy_(torch.randn(8, generator=g154, dtype=torch.float64))
+        net_[1].running_var.copy_(torch.rand(8, generator=g154, dtype=torch.float64) + 0.5)
+    cases_154.append((net_.train(), torch.randn(n, d, generator=g154, dtype=torch.float64)))
+check_function("15.4 (features for evaluation)", with_state(features_for_evaluation),
+               lambda model, X: (eval_copy(model, X), False, [b.clone() for b in model.buffers()], True),
+               cases_154, rtol=1e-10, atol=1e-12,
+               hint="in training mode batch norm uses the batch's statistics and updates its running ones; "
+                    "model.eval() and torch.no_grad() fix both, and model.train(was_training) restores the mode.")
+
+# %% [markdown]
 # ## References
 #
 # * Y. Ganin, E. Ustinova, H. Ajakan, P. Germain, H. Larochelle, F. Laviolette, M. Marchand and
