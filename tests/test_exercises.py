@@ -25,6 +25,9 @@ def test_compare_containers():
     assert "keys" in compare({"a": 1}, {"b": 1})
     assert "expected 'x'" in compare("y", "x")
     assert "still" in compare(..., 1.0)
+    assert compare(True, True) is None and compare(np.bool_(False), False) is None
+    assert compare(False, True) == "answer is False, expected True"
+    assert "expected True" in compare(1, True)
 
 
 def test_check_function_right_and_wrong():

@@ -55,6 +55,9 @@ def compare(got: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-8, 
     """
     if got is Ellipsis:
         return f"{path} is still `...`"
+    if isinstance(expected, (bool, np.bool_)):  # a yes/no answer reads as True/False, not 1/0
+        return None if isinstance(got, (bool, np.bool_)) and bool(got) == bool(expected) else \
+            f"{path} is {got!r}, expected {bool(expected)!r}"
     e_arr, g_arr = _as_array(expected), _as_array(got)
     if e_arr is not None:
         if g_arr is None:
