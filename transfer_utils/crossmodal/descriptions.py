@@ -2,9 +2,9 @@
 
 Each class has eight short sentences about what a photo of it shows. They were written for this
 course so that **attributes are shared across classes** (wheels, wings, four legs, fur, feathers,
-water, sky, a road, a cabin, size, colour of the scene), which is what lets a map learned from some
+water, sky, a road, a cabin, size, colour of the scene), meant to help a map learned from some
 classes carry over to classes never seen as images (Lampert et al. 2009, attribute-based zero-shot;
-Frome et al. 2013, DeViSE). No description names another CIFAR-10 class, so the class names of
+Frome et al. 2013, DeViSE); notebook 14 measures how much they add to the class names. No description names another CIFAR-10 class, so the class names of
 unseen classes reach the model only through their own sentences. Introduced in notebook 14.
 """
 
