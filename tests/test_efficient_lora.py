@@ -136,3 +136,15 @@ def test_equal_to_peft_on_the_same_weights():
     torch.testing.assert_close(ours_net(x), peft_net(x))
     trained = sum(p.numel() for n, p in peft_net.named_parameters() if "lora_" in n)
     assert trained == sum(p.numel() for n, p in ours_net.named_parameters() if "lora_" in n) == 3 * (6 + 8) + 3 * (8 + 8)
+
+
+def test_bad_inputs_are_refused_by_the_course_with_the_fix():
+    from badinput import expect_clear_error
+
+    from transfer_utils.efficient.costs import peak_cuda_bytes, time_per_step
+
+    expect_clear_error(lambda: LoRALinear(nn.Linear(4, 3), 4), "rank", "1..3")
+    expect_clear_error(lambda: LoRALinear(nn.Linear(4, 3), 1.5), "rank", "positive integer")
+    expect_clear_error(lambda: inject_lora(_net(), ["query", "value"], 2), "query", "linear layers are")
+    expect_clear_error(lambda: peak_cuda_bytes(lambda: None, "cpu"), "cuda", "saved_activation_bytes")
+    expect_clear_error(lambda: time_per_step(lambda: None, repeats=0), "repeats")
