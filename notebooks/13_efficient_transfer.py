@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 13 Efficient transfer
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/13_efficient_transfer.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F13_efficient_transfer.ipynb)
@@ -104,7 +104,7 @@ sentences, y_all = load_reviews("yelp")
 MB = 2**20
 print(f"{len(sentences)} Yelp sentences; {count_parameters(encoder, trainable_only=False) / 1e6:.1f} M parameters")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. What a training step costs
 #
 # Take a model of $P$ parameters in float32 (4 bytes each) and fine-tune $P_t$ of them with
@@ -150,7 +150,7 @@ del full, opt, out
 # attention probabilities and its feed-forward activations for the backward pass. These counts are
 # counts of tensor bytes, not noisy readings of a process's memory.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. LoRA, derived
 #
 # Hu et al. (2021) observed that the change fine-tuning makes to a pretrained matrix
@@ -190,7 +190,12 @@ del full, opt, out
 # gradients are the formulas above (autograd in float64); it equals the package's
 # `tu_lora.LoRALinear`; merged into one matrix $W = W_0 + sBA$ it gives the same outputs.
 
-# %%
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Derive dL/dB first on the board: it is the familiar "gradient of a product is g times the input
+# transposed", with u = Ax as the input. Then ask the room what happens to A's gradient at B = 0,
+# and why A cannot start at zero too. Stress that s only rescales; with Adam it barely matters.
+
+# %% slideshow={"slide_type": "subslide"}
 class LoRALinear(nn.Module):
     """y = base(x) + (alpha / r) B A x with base frozen, B = 0 at the start."""
 
@@ -248,7 +253,7 @@ for bad in (0, 2.5, 500):
             raise AssertionError(f"rank {bad!r} was accepted")
     print(f"rank {bad!r}: {message}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Ours against `peft`, then `peft`
 #
 # `peft` injects LoRA into named `nn.Linear` layers (`target_modules`); with the same $A$, $B$,
@@ -275,7 +280,7 @@ with torch.no_grad():
 torch.testing.assert_close(out_ours, out_peft)
 print(f"ours vs peft on a real layer: max difference {float((out_ours - out_peft).abs().max()):.1e}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Full fine-tuning, last layer, BitFit and LoRA on the review sentences
 #
 # **The task and the budget.** Yelp sentences, positive or negative (notebook 11), 300 held out for
@@ -428,7 +433,7 @@ for seed in profile.seeds:
     print(f"seed {seed}: " + ", ".join(f"{label[m]} {runs[m][-1]['accuracy']:.3f}" for m in METHODS))
 print(f"training and measuring took {time.perf_counter() - t_start:.0f} s")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The table: means over seeds, accuracy with its standard deviation over seeds. "% of full" is the
 # trainable parameters relative to full fine-tuning of the same layers; memory is per step,
 # without the weights (the same for every method).
@@ -443,6 +448,11 @@ for m in METHODS:
     print(f"{label[m]:20s} {r['trainable']:10,d} {100 * r['trainable'] / full_params:8.2f}% "
           f"{r['optimizer'] / MB:8.2f}MB {r['memory'] / MB:9.2f}MB {r['activations'] / MB:9.2f}MB "
           f"{1e3 * np.mean([q['step_s'] for q in runs[m]]):8.0f} {acc[m].mean():.3f} ± {acc[m].std():.3f}")
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Read the cost columns first: they are exact counts and the point of the lecture. Then the
+# accuracy column with its spread: within the quick budget the differences are inside the noise of
+# 300 test sentences, which is itself a lesson about what a CPU budget can show.
 
 # %% [markdown]
 # The Pareto plot: accuracy against trainable parameters (log scale), one point per method with
@@ -463,7 +473,7 @@ ax.set(xscale="log", xlabel="trainable parameters", ylabel="test accuracy",
 ax.legend(fontsize=7, loc="lower right")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **What we find, and what we assert.** The cost columns are exact counts: LoRA at every rank up to
 # 16 trains under 2% of the parameters of full fine-tuning (quick profile: 1.43% at $r = 16$, two matrices of
 # $16 \cdot 768$ plus the head's 770, against 1.78 M), with under 2% of its optimizer state.
@@ -497,7 +507,7 @@ if profile.is_quick:  # the budget in which no method beats the probe (see above
     assert max(abs(acc[m].mean() - acc["probe", None].mean()) for m in METHODS) < 0.03
     assert acc["lora", RANKS[-1]].mean() >= acc["full", None].mean() - 0.02
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Merging, and the rank of what full fine-tuning changed
 #
 # After training, $W = W_0 + sBA$ replaces the adapter: one matrix, so inference costs exactly what
@@ -553,7 +563,7 @@ print("share of the energy in the top r singular directions:",
       {r: round(float(energy[r - 1]), 3) for r in RANKS}, f"(a random 384 x 384 matrix: about r/384 each)")
 assert energy[RANKS[-1] - 1] > 5 * RANKS[-1] / 384
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Gradient checkpointing: memory against time
 #
 # The backward pass of layer $\ell$ needs the activations inside that layer. **Gradient
@@ -639,7 +649,7 @@ if device.type == "cuda":
 assert mp[True]["activations"] < mp[False]["activations"]
 assert abs(mp[True]["accuracy"] - mp[False]["accuracy"]) < 0.04
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * A training step holds weights, gradients and optimizer state (with Adam, $4P + 12P_t$ bytes in
