@@ -485,9 +485,11 @@ plt.show()
 # ended slightly *below* the probe on every seed (mean $-0.009$) and LoRA at $r = 16$ level with
 # it ($+0.002$), so there was no gain of full fine-tuning for LoRA to keep, and the printed share
 # is undefined. The probe of a good encoder is a strong, convex start, and a few noisy steps move
-# around it rather than past it (notebook 11 found the same with all six layers). What held is
-# asserted: every method stays within 0.03 of the probe on average, and LoRA at the largest rank is
-# not worse than full fine-tuning by more than 0.02. The full profile (all six layers, 700 labels,
+# around it rather than past it (notebook 11 found the same with all six layers). The other seed
+# sets of the claims sweep agree: a method's mean sometimes ends up to 0.046 *below* the probe's,
+# while the largest rise above it, in the runs we printed, was +0.003. What held is asserted: no
+# method beats the probe by more than 0.02 on average, and LoRA at the largest rank is not worse
+# than full fine-tuning by more than 0.02 (it was level with or above it in every run). The full profile (all six layers, 700 labels,
 # three epochs, five seeds, ranks 1-16) is where full fine-tuning is expected to gain; there the
 # printed share says how much of that gain LoRA keeps.
 
@@ -503,8 +505,9 @@ for m in METHODS:
         assert runs[m][0]["trainable"] < 0.02 * full_params
         assert 0 < runs[m][0]["optimizer"] < 0.02 * runs["full", None][0]["optimizer"]
         assert runs[m][0]["memory"] < runs["full", None][0]["memory"]
+print("mean accuracy minus the probe's:", {label[m]: round(float(acc[m].mean() - acc["probe", None].mean()), 3) for m in METHODS})
 if profile.is_quick:  # the budget in which no method beats the probe (see above)
-    assert max(abs(acc[m].mean() - acc["probe", None].mean()) for m in METHODS) < 0.03
+    assert max(acc[m].mean() - acc["probe", None].mean() for m in METHODS) < 0.02
     assert acc["lora", RANKS[-1]].mean() >= acc["full", None].mean() - 0.02
 
 # %% [markdown] slideshow={"slide_type": "slide"}
