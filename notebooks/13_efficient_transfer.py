@@ -45,8 +45,9 @@
 # sentence encoder, mean pooling, the review sentences).
 #
 # **Run time:** quick profile budgeted for about 90 s on a 2-core CPU with the reviews and the model
-# installed; not yet benchmarked on an idle machine (the development run took about 650 s on two
-# cores shared with about ten other jobs, two thirds of it in the training runs of Section 4). Full profile: all six layers adapted, more labels, epochs,
+# installed; not yet benchmarked on an idle machine. In development it took 267-324 s in the claims
+# sweep (two runs at once on two cores) and about 650 s with ten other jobs on the two cores, two
+# thirds of it in the training runs of Section 4, so on an idle machine expect more than 90 s. Full profile: all six layers adapted, more labels, epochs,
 # ranks and seeds (not yet measured; meant for a GPU).
 
 # %% [markdown]
@@ -487,7 +488,7 @@ plt.show()
 # is undefined. The probe of a good encoder is a strong, convex start, and a few noisy steps move
 # around it rather than past it (notebook 11 found the same with all six layers). The other seed
 # sets of the claims sweep agree: a method's mean sometimes ends up to 0.046 *below* the probe's,
-# while the largest rise above it, in the runs we printed, was +0.003. What held is asserted: no
+# while the largest rise of a method's mean above it, over four seed sets, was +0.002. What held is asserted: no
 # method beats the probe by more than 0.02 on average, and LoRA at the largest rank is not worse
 # than full fine-tuning by more than 0.02 (it was level with or above it in every run). The full profile (all six layers, 700 labels,
 # three epochs, five seeds, ranks 1-16) is where full fine-tuning is expected to gain; there the
