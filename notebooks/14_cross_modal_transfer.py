@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -15,7 +15,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 14 Cross-modal transfer
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/PLACEHOLDER-ORG/calculus-in-transfer-learning/blob/main/notebooks/14_cross_modal_transfer.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/PLACEHOLDER-ORG/calculus-in-transfer-learning/main?labpath=notebooks%2F14_cross_modal_transfer.ipynb)
@@ -103,7 +103,7 @@ use_course_style()
 print(device_report(device))
 print(profile)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Two encoders, two spaces
 #
 # An image $x$ becomes a feature vector $f(x) \in \mathbb R^{1280}$ (EfficientNet-Lite0's pooled
@@ -156,7 +156,7 @@ for k in (0, 3, len(sentences) - 1):
 assert X["train"].shape[1] == 1280 and T.shape == (len(sentences), 384)
 assert int(is_name.sum()) == 3 * len(CIFAR10_CLASSES)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The symmetric InfoNCE loss and its gradient
 #
 # Two linear maps, $A$ for images and $B$ for sentences, send both into $\mathbb R^d$, where we
@@ -176,7 +176,7 @@ assert int(is_name.sum()) == 3 * len(CIFAR10_CLASSES)
 # equal, every softmax is uniform and $L = \log N$: chance. Notebook 05's NT-Xent is the same idea
 # with both sides from one modality.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **The gradient with respect to $S$.** Write $\ell = S/\tau$. The row term of image $i$ is
 # $-\ell_{ii} + \log\sum_k e^{\ell_{ik}}$; its derivative with respect to $\ell_{ik}$ is
 # $P_{ik} - \delta_{ik}$ (the softmax's derivative, notebook 01), and it does not depend on other
@@ -250,6 +250,9 @@ assert abs(float(g0) - fd_tau) < 1e-6 and abs(float(G0[2, 5]) - fd_S) < 1e-6
 assert abs(float(symmetric_infonce_from_similarity(torch.full((8, 8), 0.4, dtype=torch.float64), 0.0))
            - math.log(8)) < 1e-12
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Speaker notes: before deriving, ask the class what the loss is when every similarity is equal (log N) and when each image matches only its own sentence. The gradient ((P - I) + (Q - I))/(2N tau) reads as 'pull the true pair up, push the softmax-weighted average down'; the 1/tau factor is why a small temperature makes training sharp and unstable. About 10 minutes.
+
 # %% [markdown]
 # The role of $\tau$ in one picture: the loss of this batch as a function of $\tau$, with its
 # derivative. Each image has a classmate whose sentence fits it as well as its own, so the
@@ -257,7 +260,7 @@ assert abs(float(symmetric_infonce_from_similarity(torch.full((8, 8), 0.4, dtype
 # where $\partial L/\partial\log\tau$ crosses zero. (Exercise 14.2 shows the other case: with no
 # classmates and perfect pairs, the best temperature is zero.)
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 taus = np.exp(np.linspace(math.log(0.02), math.log(5.0), 120))
 losses_tau = [float(symmetric_infonce_from_similarity(S0.detach(), math.log(t))) for t in taus]
 grads_tau = [float(tu_infonce.infonce_grad(S0.detach(), math.log(t))[1]) for t in taus]
@@ -278,7 +281,7 @@ print(f"loss minimal at tau = {best:.3f}; dL/dlog tau changes sign at tau = {sig
 assert taus[0] < best < taus[-1]  # an interior minimum
 assert abs(math.log(sign_change) - math.log(best)) < 0.1  # the minimum is where the derivative changes sign
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Learning the shared space on five classes
 #
 # The **seen** classes are the first five of CIFAR-10 (airplane, automobile, bird, cat, deer); the
@@ -327,7 +330,7 @@ print(f"first five seen, seed {profile.seed}, tau started at 1: tau -> {hot.tau[
 # zero: with about 13 images of a class in a batch, the best a model can do is to spread each
 # image's probability over its classmates' sentences, a loss near $\log 13 \approx 2.6$.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 cold = runs["first five seen", profile.seed][1]
 fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
 ax[0].plot(range(1, EPOCHS + 1), cold.tau, label="tau starts at 0.07")
@@ -348,14 +351,14 @@ plt.show()
 # from $0.07$ was 0.12-0.13 and the ratio of the two ends 1.12-1.15; they have not fully met after this many epochs, and the full profile
 # trains longer). On every seed and split the temperature started at $0.07$ ends above its start.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 tau_end = {k: hist.tau[-1] for k, (_, hist) in runs.items()}
 print("final tau per split and seed:", {f"{n} / {s}": round(t, 3) for (n, s), t in tau_end.items()})
 print(f"from 0.07: {cold.tau[-1]:.3f}; from 1: {hot.tau[-1]:.3f}; ratio {hot.tau[-1] / cold.tau[-1]:.2f}")
 assert min(tau_end.values()) > 0.07 and hot.tau[-1] < 1.0
 assert hot.tau[-1] / cold.tau[-1] < 1.5
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Zero-shot classification of the unseen classes
 #
 # Each class $c$ gets a **prototype**: the normalised mean of its sentences' embeddings in the
@@ -382,13 +385,16 @@ print(f"{'split':17s} {'prototypes':22s} zero-shot accuracy on the 5 unseen clas
 for (name, kind), accs in zs.items():
     print(f"{name:17s} {kind:22s} {np.mean(accs):.3f} +- {np.std(accs):.3f}  per seed {np.round(accs, 3).tolist()}")
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Speaker notes: zero-shot means no image of these five classes was ever paired with a sentence. Ask which unseen class the class will confuse most (the similarity matrix answers it), and why 'dog' and 'truck' can still be found: the sentence encoder already places them near 'cat' and 'automobile'. Compare with chance (0.2) aloud, with the numbers of this run.
+
 # %% [markdown]
 # Where the errors go: the mean similarity between the test images of each unseen class (rows) and
 # each unseen class's prototype (columns), for the first split and seed. A bright diagonal is a
 # correct zero-shot classifier; the off-diagonal shows which unseen classes the shared space
 # confuses.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 heads0 = runs["first five seen", profile.seed][0]
 unseen0 = classes_of["first five seen"]
 with torch.no_grad():
@@ -419,12 +425,12 @@ plt.show()
 # value of a run was 0.424-0.456 over the development seeds, the claims sweep's two runs (seeds
 # 100-105, one and two threads) and seeds 7-9 with the portable CPU kernels.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 worst = min(min(a) for a in zs.values())
 print(f"lowest zero-shot accuracy over splits, prototypes and seeds: {worst:.3f} (chance 0.2)")
 assert worst > 0.3
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Against a supervised probe
 #
 # How many labelled images is the zero-shot classifier worth? A linear probe (notebook 05) on the
@@ -432,7 +438,7 @@ assert worst > 0.3
 # tested on the same test images, for $k = 1, 2, 5, 10, 20$ and each seed (the $k$ images are drawn
 # with the seed; a probe sees labels the zero-shot classifier never had).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 SHOTS = profile.pick(quick=[1, 2, 5, 10, 20], full=[1, 2, 5, 10, 20, 50, 100])
 probe_acc = {}  # (split, k) -> accuracy per seed
 for name, unseen in classes_of.items():
@@ -474,14 +480,14 @@ for name in SPLITS:
 # should: it is fitted to these very classes. We assert the first part and that the probe with the
 # most labels is above the zero-shot mean (the full curve is the table above).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 margins = [zs[name, "names + descriptions"][i] - probe_acc[name, 1][i]
            for name in SPLITS for i in range(len(profile.seeds))]
 print("zero-shot minus 1-shot probe, per split and seed:", np.round(margins, 3).tolist())
 assert min(margins) > 0
 assert all(np.mean(probe_acc[name, SHOTS[-1]]) > np.mean(zs[name, "names + descriptions"]) for name in SPLITS)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * Two frozen encoders of different modalities (EfficientNet-Lite0 features of 1,280 dimensions,
@@ -499,7 +505,11 @@ assert all(np.mean(probe_acc[name, SHOTS[-1]]) > np.mean(zs[name, "names + descr
 #   beats it. Most of the transfer comes from the pretrained encoders, which already place an unseen
 #   class's name and images near those of related seen classes; the hand-written descriptions added
 #   a point or two (Exercise 14.3).
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Speaker notes: close with the comparison to a probe: a handful of labels per class beats zero-shot, so zero-shot is the tool for when there are no labels at all. Point to CLIP (Radford et al. 2021) for the same loss at 400 million pairs, and to Exercise 14.3 as homework.
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. Write $\partial L/\partial\log\tau$ from the formula of Section 2, using only the softmaxes

@@ -2,8 +2,15 @@
 
 Modules:
 
+* :mod:`lora`: Low-rank adaptation: a frozen ``nn.Linear`` plus a trainable update
+  :math:`(\\alpha/r) BA` with :math:`B = 0` at the start, its gradients
+  :math:`\\partial L/\\partial A = s B^\\top G^\\top X`, :math:`\\partial L/\\partial B = s G^\\top X A^\\top`,
+  injecting adapters by layer name and merging them back into plain weights; ranks checked.
+* :mod:`costs`: What a training step costs: optimizer-state bytes (measured and predicted for
+  Adam), bytes saved for the backward pass (saved-tensor hooks), CUDA peak memory, time per step.
+
 Imports only from the parts below it: core, data, calculus, nets, transfer, adaptation, bayes, rl,
 language. Import a helper from the module that defines it; this package re-exports nothing.
 """
 
-__all__: list[str] = []
+__all__ = ['costs', 'lora']
