@@ -2,6 +2,8 @@
 #   make lab    set everything up, then open the course in JupyterLab
 #   make test   set everything up, then run the unit tests and every notebook (quick profile)
 # Both are idempotent: the environment is rebuilt only when the lock or pyproject.toml changes.
+# Others: setup, git-filter, prepare, unit, notebooks, sync, student, student-full, badges, site,
+# benchmark, claims, lock, clean-venv.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -26,7 +28,7 @@ ifneq ($(CI),)
   export TL_OFFLINE ?= 1
 endif
 
-.PHONY: lab test setup git-filter unit notebooks prepare sync badges site slides e2e benchmark claims lock clean-venv
+.PHONY: lab test setup git-filter unit notebooks prepare sync student student-full badges site slides e2e benchmark claims lock clean-venv
 
 # The venv's own JupyterLab, whose `python3` kernel (the one every notebook names) is the venv's
 # Python: its kernelspec lives in the venv and says `python`, which Jupyter runs as the server's own
@@ -80,6 +82,20 @@ notebooks: setup prepare
 # Bring every notebook pair (.ipynb <-> .py) in step; the newer file wins.
 sync: setup
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
+
+# The student copies student/NN_name.ipynb: the notebooks without their `solution` cells, outputs
+# cleared (scripts/make_student.py; commit them). `make unit` checks they are up to date and executes
+# each one cheaply: its setup cell and Exercises section, where only the unsolved stubs' checks may fail
+# (tests/test_student.py; the cells before are the instructor's, which `make notebooks` runs).
+student: setup
+	$(PY) scripts/make_student.py
+
+# Every student copy top to bottom instead (20-120 s a notebook; not part of `make test`).
+# A subset: make student-full STUDENT_NOTEBOOKS="00 05"
+STUDENT_NOTEBOOKS ?=
+student-full: setup prepare
+	TL_STUDENT_FULL=1 TL_STUDENT_NOTEBOOKS="$(STUDENT_NOTEBOOKS)" $(PY) -m pytest tests/test_student.py \
+	  -k student_copy_runs -p no:cacheprovider $(PYTEST_ARGS)
 
 # Every notebook's Colab and Binder badges and its Colab install line, from [tool.course] in pyproject.toml.
 badges: setup

@@ -231,12 +231,17 @@ for bad in (lambda: get_profile("fast"), lambda: get_device("gpu")):
 # ## Exercises and solutions
 #
 # Every notebook ends with exercises. Try each one first; the worked solution is folded under
-# **Solution** (click to open). Many exercises come with a check you can run on your answer.
+# **Solution** (click to open). At least two exercises in every notebook are *runnable*: a stub
+# cell you complete (a function that raises `NotImplementedError`, or `answer = ...`), then a check
+# cell that compares your answer with a reference on fresh inputs and prints *correct* or tells you
+# where it differs. The student copies in `student/` (made by `make student`) hold the stubs without
+# the instructors' answers; in the instructors' version (`notebooks/`) each stub is followed by its
+# answer, in a cell tagged `solution`.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
-# - The course is ten notebooks in four parts; `transfer_utils` holds the shared helpers.
+# - The course is sixteen notebooks (00-15) in five parts; `transfer_utils` holds the shared helpers.
 # - One setup cell fixes the device, the profile and the seed; environment variables switch them.
 # - `torch.autograd` differentiates what you compute; every claim is checked against a reference.
 # - Sliders (`ipywidgets`) make a figure something you can play with.
@@ -258,7 +263,87 @@ for bad in (lambda: get_profile("fast"), lambda: get_device("gpu")):
 # ```
 # </details>
 #
-# **2.** Add a second slider to `draw_tangent` that sets the width of the plotted window.
+# *Runnable:* complete `g_prime` so that it returns $g'(x_0)$ computed by autograd (not by the
+# formula), then run the check, which compares it with the closed form at five random points.
+
+# %% tags=["exercise"]
+def g_prime(x0: float) -> float:
+    """Return g'(x0) for g(x) = exp(-x**2), computed with torch.autograd, as a Python float."""
+    raise NotImplementedError("make x0 a float64 tensor with requires_grad=True, compute g, call .backward()")
+
+
+# %% tags=["solution"]
+def g_prime(x0: float) -> float:
+    """Return g'(x0) for g(x) = exp(-x**2), computed with torch.autograd, as a Python float."""
+    x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+    torch.exp(-x**2).backward()
+    return x.grad.item()
+
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+fresh = torch.Generator().manual_seed(101)
+points = (4 * torch.rand(5, generator=fresh, dtype=torch.float64) - 2).tolist()
+check_function("1 (g' by autograd)", g_prime,
+               lambda x0: -2 * x0 * torch.exp(torch.tensor(-x0**2, dtype=torch.float64)).item(),
+               [(p,) for p in points], rtol=1e-10, atol=1e-12,
+               hint="g'(x) = -2x exp(-x^2); use float64 and return x.grad.item().")
+
+# %% [markdown]
+# **2.** The slider above draws the tangent $t(x) = f(x_0) + f'(x_0)(x - x_0)$ of
+# $f(x) = x^2 \sin x$. Write `tangent_values(x0, xs)` that returns $t$ at the points `xs` (a float64
+# tensor), with the slope $f'(x_0)$ from `torch.autograd.grad`. The check compares it with the
+# product-rule formula at random $x_0$.
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# def tangent_values(x0, xs):
+#     point = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+#     value = point**2 * torch.sin(point)
+#     (slope,) = torch.autograd.grad(value, point)
+#     return value.detach() + slope * (xs - x0)
+# ```
+# The same three lines are inside `draw_tangent`: the tangent is the first-order Taylor polynomial
+# of $f$ at $x_0$.
+# </details>
+
+# %% tags=["exercise"]
+def tangent_values(x0: float, xs: torch.Tensor) -> torch.Tensor:
+    """Return f(x0) + f'(x0) (xs - x0) for f(x) = x**2 sin(x), the slope f'(x0) from autograd."""
+    raise NotImplementedError("compute f at a float64 tensor x0 with requires_grad=True, then torch.autograd.grad")
+
+
+# %% tags=["solution"]
+def tangent_values(x0: float, xs: torch.Tensor) -> torch.Tensor:
+    """Return f(x0) + f'(x0) (xs - x0) for f(x) = x**2 sin(x), the slope f'(x0) from autograd."""
+    point = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+    value = point**2 * torch.sin(point)
+    (slope,) = torch.autograd.grad(value, point)
+    return value.detach() + slope * (xs - x0)
+
+
+# %% tags=["check"]
+import math
+
+from transfer_utils.core.exercises import check_function
+
+
+def tangent_reference(x0: float, xs: torch.Tensor) -> torch.Tensor:
+    """The tangent from the product rule f'(x) = 2x sin x + x^2 cos x."""
+    slope = 2 * x0 * math.sin(x0) + x0**2 * math.cos(x0)
+    return x0**2 * math.sin(x0) + slope * (xs - x0)
+
+
+fresh = torch.Generator().manual_seed(102)
+cases = [(float(8 * torch.rand((), generator=fresh, dtype=torch.float64) - 4),
+          torch.linspace(-4, 4, 9, dtype=torch.float64)) for _ in range(4)]
+check_function("2 (the tangent line)", tangent_values, tangent_reference, cases, rtol=1e-10, atol=1e-10,
+               hint="t(x) = f(x0) + f'(x0) (x - x0); detach the value before combining it with xs.")
+
+# %% [markdown]
+# **3.** Add a second slider to `draw_tangent` that sets the width of the plotted window.
 #
 # <details><summary>Solution</summary>
 #
@@ -274,7 +359,7 @@ for bad in (lambda: get_profile("fast"), lambda: get_device("gpu")):
 # ```
 # </details>
 #
-# **3.** Run this notebook on the CPU even if you have a GPU. What changes in the report?
+# **4.** Run this notebook on the CPU even if you have a GPU. What changes in the report?
 #
 # <details><summary>Solution</summary>
 #

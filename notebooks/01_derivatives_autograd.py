@@ -777,6 +777,41 @@ print("all gradient checks passed; worst relative difference",
 # It needs $f$ to be analytic (holomorphic); $|x|$ is not, so the Taylor expansion fails.
 # </details>
 #
+# *Runnable:* write `complex_step_derivative(f, x, h)` that returns $\operatorname{Im} f(x + ih)/h$
+# elementwise for a float64 tensor `x` of points. The check compares it with autograd for three
+# analytic functions at random points, with $h = 10^{-20}$, far below any step a finite difference
+# survives.
+
+# %% tags=["exercise"]
+def complex_step_derivative(f, x: torch.Tensor, h: float = 1e-20) -> torch.Tensor:
+    """Return Im f(x + i h) / h, a float64 tensor shaped like x (f maps complex tensors elementwise)."""
+    raise NotImplementedError("move x to torch.complex128, add 1j * h, apply f and take .imag / h")
+
+
+# %% tags=["solution"]
+def complex_step_derivative(f, x: torch.Tensor, h: float = 1e-20) -> torch.Tensor:
+    """Return Im f(x + i h) / h, a float64 tensor shaped like x (f maps complex tensors elementwise)."""
+    return f(x.to(torch.complex128) + 1j * h).imag / h
+
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+
+def derivative_by_autograd(f, x: torch.Tensor, h: float = 1e-20) -> torch.Tensor:
+    """f'(x) elementwise by reverse mode: the gradient of sum f(x_i)."""
+    x = x.detach().clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(f(x).sum(), x)
+    return g
+
+
+fresh = torch.Generator().manual_seed(103)
+functions = (torch.exp, torch.sin, lambda t: t**3 * torch.cos(t))
+cases = [(fn, 4 * torch.rand(6, generator=fresh, dtype=torch.float64) - 2, 1e-20) for fn in functions]
+check_function("3 (the complex step)", complex_step_derivative, derivative_by_autograd, cases,
+               rtol=1e-12, atol=1e-14, hint="f(x + ih) needs a complex tensor: x.to(torch.complex128) + 1j * h.")
+
+# %% [markdown]
 # **4.** For $f:\mathbb{R}^n \to \mathbb{R}$, $f(x) = \|\tanh(Ax)\|^2$ with $A$ of size $n \times n$,
 # time `torch.func.jacrev` against `torch.func.jacfwd` for the gradient at $n = 1000$. Which is
 # faster and by roughly what factor? Relate it to the number of sweeps each needs.
@@ -817,6 +852,40 @@ print("all gradient checks passed; worst relative difference",
 # ```
 # </details>
 #
+# *Runnable:* write `softmax_ce_hessian(z)` that returns $\operatorname{diag}(p) - pp^\top$ for a
+# vector of logits `z`. The check compares it with `torch.func.hessian` of the cross-entropy, with a
+# random label, at random logits of three sizes.
+
+# %% tags=["exercise"]
+def softmax_ce_hessian(z: torch.Tensor) -> torch.Tensor:
+    """Return the (K, K) Hessian of the softmax cross-entropy in the logits z of shape (K,)."""
+    raise NotImplementedError("p = softmax(z); the Hessian is diag(p) - p p^T")
+
+
+# %% tags=["solution"]
+def softmax_ce_hessian(z: torch.Tensor) -> torch.Tensor:
+    """Return the (K, K) Hessian of the softmax cross-entropy in the logits z of shape (K,)."""
+    p = torch.softmax(z, dim=0)
+    return torch.diag(p) - torch.outer(p, p)
+
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+fresh = torch.Generator().manual_seed(104)
+
+
+def hessian_by_autograd(z: torch.Tensor) -> torch.Tensor:
+    """torch.func.hessian of the cross-entropy of one sample, with a random label."""
+    label = torch.randint(z.numel(), (1,), generator=fresh)
+    return torch.func.hessian(lambda t: torch.nn.functional.cross_entropy(t[None], label))(z)
+
+
+cases = [(3 * torch.randn(k, generator=fresh, dtype=torch.float64),) for k in (3, 5, 10)]
+check_function("5 (the softmax cross-entropy Hessian)", softmax_ce_hessian, hessian_by_autograd, cases,
+               rtol=1e-10, atol=1e-12, hint="differentiate p - y once more: dp_k/dz_j = p_k ([k = j] - p_j).")
+
+# %% [markdown]
 # ## References
 #
 # - A. Griewank and A. Walther (2008). *Evaluating Derivatives: Principles and Techniques of

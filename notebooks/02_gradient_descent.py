@@ -826,6 +826,45 @@ assert rb_runs["heavy ball, lr = 1e-3, beta = 0.9"].values[-1] < 1e-2 * rb_runs[
 # ```
 # </details>
 #
+# *Runnable:* write `gd_plan(L, mu, reduction)` that returns the best constant step $\eta^\star$,
+# its contraction factor $\rho^\star$ and the number of steps $k$ with
+# $(\rho^\star)^k \le$ `reduction`. The check compares it with the package's `optimal_gd_lr` and
+# `predicted_iterations` on random spectra.
+
+# %% tags=["exercise"]
+def gd_plan(L: float, mu: float, reduction: float) -> tuple[float, float, int]:
+    """Return (best step, its contraction factor, steps to shrink the error by `reduction`) for GD
+    on a quadratic whose Hessian has eigenvalues in [mu, L]."""
+    raise NotImplementedError("eta* = 2/(L + mu), rho* = (L - mu)/(L + mu), k = ceil(log r / log rho)")
+
+
+# %% tags=["solution"]
+def gd_plan(L: float, mu: float, reduction: float) -> tuple[float, float, int]:
+    """Return (best step, its contraction factor, steps to shrink the error by `reduction`) for GD
+    on a quadratic whose Hessian has eigenvalues in [mu, L]."""
+    lr, rho = 2 / (L + mu), (L - mu) / (L + mu)
+    return lr, rho, math.ceil(math.log(reduction) / math.log(rho))
+
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+
+def gd_plan_reference(L: float, mu: float, reduction: float) -> tuple[float, float, int]:
+    lr, rho = tu_optim.optimal_gd_lr(L, mu)
+    return lr, rho, tu_optim.predicted_iterations(rho, reduction)
+
+
+fresh = torch.Generator().manual_seed(105)
+cases = []
+for _ in range(5):
+    mu_k = float(10 ** (2 * torch.rand((), generator=fresh, dtype=torch.float64) - 1))
+    kappa_k = float(10 ** (3 * torch.rand((), generator=fresh, dtype=torch.float64) + 0.1))
+    cases.append((kappa_k * mu_k, mu_k, float(10 ** -(1 + 8 * torch.rand((), generator=fresh)))))
+check_function("1 (the best step and its rate)", gd_plan, gd_plan_reference, cases, rtol=1e-10,
+               hint="the best step balances the two extreme eigenvalues: |1 - eta mu| = |1 - eta L|.")
+
+# %% [markdown]
 # **2.** Show that for any $L$-smooth $f$ bounded below by $f^\star$, GD with $\eta = 1/L$ satisfies
 # $\min_{k < K}\|\nabla f(x_k)\|^2 \le 2L(f(x_0) - f^\star)/K$, even without convexity.
 #
@@ -893,6 +932,49 @@ assert rb_runs["heavy ball, lr = 1e-3, beta = 0.9"].values[-1] < 1e-2 * rb_runs[
 # ```
 # </details>
 #
+# **6.** On a quadratic the GD error obeys $e_{k+1} = (I - \eta A)e_k$, so each step multiplies the
+# error's component along the eigenvector of $\lambda_i$ by $1 - \eta\lambda_i$. Write
+# `contraction_factor(eigenvalues, lr)`, the worst of these factors in absolute value (the rate
+# $\rho(\eta)$ of section 2; above 1 means divergence). The check compares it with the package's
+# `quadratic_gd_rate` on random spectra and steps, some of them too large.
+#
+# <details><summary>Solution</summary>
+#
+# $\rho(\eta) = \max_i |1 - \eta\lambda_i|$; only the smallest and largest eigenvalue matter, since
+# $|1 - \eta\lambda|$ is convex in $\lambda$:
+#
+# ```python
+# def contraction_factor(eigenvalues, lr):
+#     lam = torch.as_tensor(eigenvalues, dtype=torch.float64)
+#     return float((1 - lr * lam).abs().max())
+# ```
+# </details>
+
+# %% tags=["exercise"]
+def contraction_factor(eigenvalues: torch.Tensor, lr: float) -> float:
+    """Return max_i |1 - lr * lambda_i| over the Hessian's eigenvalues, as a Python float."""
+    raise NotImplementedError("one line: the largest |1 - lr * lambda| over the eigenvalues")
+
+
+# %% tags=["solution"]
+def contraction_factor(eigenvalues: torch.Tensor, lr: float) -> float:
+    """Return max_i |1 - lr * lambda_i| over the Hessian's eigenvalues, as a Python float."""
+    lam = torch.as_tensor(eigenvalues, dtype=torch.float64)
+    return float((1 - lr * lam).abs().max())
+
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+fresh = torch.Generator().manual_seed(106)
+cases = []
+for _ in range(6):
+    spectrum = 10 ** (3 * torch.rand(5, generator=fresh, dtype=torch.float64) - 1)
+    cases.append((spectrum, float(2.5 * torch.rand((), generator=fresh)) / float(spectrum.max())))
+check_function("6 (the contraction factor)", contraction_factor, tu_optim.quadratic_gd_rate, cases, rtol=1e-10,
+               hint="the factor is the largest |1 - lr * lambda_i|, not the one of the largest eigenvalue alone.")
+
+# %% [markdown]
 # ## References
 #
 # - A. Cauchy (1847). Méthode générale pour la résolution des systèmes d'équations simultanées.

@@ -750,6 +750,50 @@ assert gd_iters[0.01] < gd_iters[1.0]
 # ```
 # </details>
 #
+# *Runnable:* for $F(x) = (x - r)^p$ (a root of multiplicity $p$) write `newton_iterates(r, p, x0,
+# num_steps, m)`, the iterates $x_0, \dots, x_K$ of the modified step $x_{k+1} = x_k - mF(x_k)/F'(x_k)$
+# with $F'$ from autograd. The check compares them with the closed form
+# $x_k - r = (1 - m/p)^k (x_0 - r)$ (derive it: the step maps $x - r$ to $(1 - m/p)(x - r)$), so $m = 1$
+# is linear with factor $1 - 1/p$ and $m = p$ exact in one step.
+
+# %% tags=["exercise"]
+def newton_iterates(r: float, p: int, x0: float, num_steps: int, m: int = 1) -> torch.Tensor:
+    """Return the float64 tensor [x_0, ..., x_num_steps] of x <- x - m F(x)/F'(x), F(x) = (x - r)**p,
+    with F'(x) computed by torch.autograd."""
+    raise NotImplementedError("loop num_steps times: F'(x) by torch.autograd.grad, then the step")
+
+
+# %% tags=["solution"]
+def newton_iterates(r: float, p: int, x0: float, num_steps: int, m: int = 1) -> torch.Tensor:
+    """Return the float64 tensor [x_0, ..., x_num_steps] of x <- x - m F(x)/F'(x), F(x) = (x - r)**p,
+    with F'(x) computed by torch.autograd."""
+    xs = [torch.tensor(x0, dtype=torch.float64)]
+    for _ in range(num_steps):
+        x = xs[-1].clone().requires_grad_(True)
+        F = (x - r) ** p
+        (dF,) = torch.autograd.grad(F, x)
+        xs.append((x - m * F / dF).detach())
+    return torch.stack(xs)
+
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+
+def iterates_closed_form(r: float, p: int, x0: float, num_steps: int, m: int = 1) -> torch.Tensor:
+    """x_k = r + (1 - m/p)^k (x0 - r)."""
+    k = torch.arange(num_steps + 1, dtype=torch.float64)
+    return r + (1 - m / p) ** k * (x0 - r)
+
+
+fresh = torch.Generator().manual_seed(107)
+cases = [(float(torch.randn((), generator=fresh, dtype=torch.float64)), p_k,
+          float(4 * torch.rand((), generator=fresh, dtype=torch.float64) - 2), 8, m_k)
+         for p_k, m_k in ((2, 1), (3, 1), (3, 2), (4, 3), (5, 1))]
+check_function("1 (Newton at a multiple root)", newton_iterates, iterates_closed_form, cases, rtol=1e-9, atol=1e-12,
+               hint="F'(x) = p (x - r)^(p - 1); return all num_steps + 1 iterates, x_0 included.")
+
+# %% [markdown]
 # **2.** Show that on $f(x) = \sqrt{1+x^2}$ the Newton step maps $x \mapsto -x^3$. What is the order of
 # convergence for $|x_0| < 1$, and from which $|x_0|$ does the *line-search* version take a full step?
 #
@@ -783,6 +827,46 @@ assert gd_iters[0.01] < gd_iters[1.0]
 # ```
 # </details>
 #
+# *Runnable:* write `saddle_free_step(g, H)`, the saddle-free Newton step $-|H|^{-1}g$ with
+# $|H| = V|\Lambda|V^\top$ from the eigendecomposition of the symmetric $H$. The check compares it
+# with the same step built from a singular value decomposition (for a symmetric matrix the singular
+# values are the $|\lambda_i|$) on random indefinite Hessians.
+
+# %% tags=["exercise"]
+def saddle_free_step(g: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
+    """Return -|H|^{-1} g, where |H| replaces each eigenvalue of the symmetric H by its absolute value."""
+    raise NotImplementedError("torch.linalg.eigh(H) gives (lam, V); divide V^T g by |lam| and map back")
+
+
+# %% tags=["solution"]
+def saddle_free_step(g: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
+    """Return -|H|^{-1} g, where |H| replaces each eigenvalue of the symmetric H by its absolute value."""
+    lam, V = torch.linalg.eigh(H)
+    return -V @ ((V.T @ g) / lam.abs())
+
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+
+def saddle_free_by_svd(g: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
+    """H = U S W^T with W = U up to the signs of the columns, so |H| = W S W^T."""
+    _, S, Wt = torch.linalg.svd(H)
+    return -torch.linalg.solve(Wt.T @ torch.diag(S) @ Wt, g)
+
+
+fresh = torch.Generator().manual_seed(108)
+cases = []
+for d_k in (2, 3, 6):
+    Q, _ = torch.linalg.qr(torch.randn(d_k, d_k, generator=fresh, dtype=torch.float64))
+    signs = torch.where(torch.arange(d_k) % 2 == 0, 1.0, -1.0).to(torch.float64)
+    lam_k = signs * (0.5 + 3 * torch.rand(d_k, generator=fresh, dtype=torch.float64))
+    H_k = Q @ torch.diag(lam_k) @ Q.T
+    cases.append((torch.randn(d_k, generator=fresh, dtype=torch.float64), (H_k + H_k.T) / 2))
+check_function("3 (the saddle-free Newton step)", saddle_free_step, saddle_free_by_svd, cases, rtol=1e-9, atol=1e-12,
+               hint="Newton's step is -H^{-1} g = -V diag(1/lam) V^T g; take |lam| instead of lam.")
+
+# %% [markdown]
 # **4.** Time one IRLS iteration and one GD iteration on synthetic logistic data with $n = 2000$ and
 # $d \in \{10, 100, 400\}$. How do they scale with $d$, and at which $d$ would GD with $\kappa = 1000$
 # become competitive?

@@ -883,6 +883,41 @@ assert negative.min() > 0.15
 # ```
 # </details>
 #
+# *Runnable:* write `mmd2_grad_one_pair(x, y, sigma)`, the closed-form gradient
+# $-2k(x, y)(x - y)/\sigma^2$ of $\widehat{\mathrm{MMD}}^2$ in $y$ for one point on each side, with
+# $k(x, y) = \exp(-\|x - y\|^2/2\sigma^2)$, without autograd. The check compares it with autograd
+# through the package's `mmd2` at random points, dimensions and bandwidths.
+
+# %% tags=["exercise"]
+def mmd2_grad_one_pair(x: torch.Tensor, y: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Return the gradient in y (shape (d,)) of the biased MMD^2 between the samples {x} and {y}."""
+    raise NotImplementedError("k = exp(-|x - y|^2 / (2 sigma^2)); the gradient is -2 k (x - y) / sigma^2")
+
+
+# %% tags=["solution"]
+def mmd2_grad_one_pair(x: torch.Tensor, y: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Return the gradient in y (shape (d,)) of the biased MMD^2 between the samples {x} and {y}."""
+    k = torch.exp(-((x - y) ** 2).sum() / (2 * sigma**2))
+    return -2 * k * (x - y) / sigma**2
+
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+
+def mmd2_grad_by_autograd(x: torch.Tensor, y: torch.Tensor, sigma: float) -> torch.Tensor:
+    y = y.detach().clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(mmd2(x[None], y[None], sigmas=[sigma]), y)
+    return g
+
+
+fresh = torch.Generator().manual_seed(109)
+cases = [(torch.randn(d_k, generator=fresh, dtype=torch.float64), torch.randn(d_k, generator=fresh, dtype=torch.float64),
+          float(0.5 + 2 * torch.rand((), generator=fresh))) for d_k in (1, 2, 5, 10)]
+check_function("2 (the MMD gradient for one pair)", mmd2_grad_one_pair, mmd2_grad_by_autograd, cases,
+               rtol=1e-10, atol=1e-14, hint="with one point per side MMD^2 = 2 - 2 k(x, y); differentiate k in y.")
+
+# %% [markdown]
 # 3. **A warm start for a different regulariser.** Repeat the warm-start experiment at angle 0
 #    with $\ell_2 = 0.003$ instead of 0.03. What happens to the iteration counts and to the
 #    warm/cold ratio for gradient descent, and why?
@@ -920,6 +955,34 @@ assert negative.min() > 0.15
 # ```
 # </details>
 #
+# *Runnable:* write `ridge_limit_small_lambda(X, y, w_S)`, the $\lambda \to 0$ limit
+# $w_S + X^+(y - Xw_S)$ for fewer samples than features ($X^+$ the pseudo-inverse,
+# `torch.linalg.pinv`). The check compares it with the package's `ridge_toward` at a tiny $\lambda$
+# on random problems, and you can see that the limit fits the labels exactly.
+
+# %% tags=["exercise"]
+def ridge_limit_small_lambda(X: torch.Tensor, y: torch.Tensor, w_S: torch.Tensor) -> torch.Tensor:
+    """Return lim_{lam -> 0} argmin_w |X w - y|^2 + lam |w - w_S|^2 for X of shape (n, d), n < d."""
+    raise NotImplementedError("the source weights plus the minimum-norm correction X^+ (y - X w_S)")
+
+
+# %% tags=["solution"]
+def ridge_limit_small_lambda(X: torch.Tensor, y: torch.Tensor, w_S: torch.Tensor) -> torch.Tensor:
+    """Return lim_{lam -> 0} argmin_w |X w - y|^2 + lam |w - w_S|^2 for X of shape (n, d), n < d."""
+    return w_S + torch.linalg.pinv(X) @ (y - X @ w_S)
+
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+fresh = torch.Generator().manual_seed(110)
+cases = [(torch.randn(n_k, d_k, generator=fresh, dtype=torch.float64), torch.randn(n_k, generator=fresh, dtype=torch.float64),
+          torch.randn(d_k, generator=fresh, dtype=torch.float64)) for n_k, d_k in ((3, 8), (5, 20), (20, 129))]
+check_function("4 (the small-lambda limit)", ridge_limit_small_lambda,
+               lambda X, y, w_S: tu_pt.ridge_toward(X, y, 1e-7, w_S), cases, rtol=1e-5, atol=1e-5,
+               hint="write w = w_S + v; v minimises |X v - (y - X w_S)|^2 with the smallest norm.")
+
+# %% [markdown]
 # 5. **The proxy A-distance inside MNIST.** Compute the proxy A-distance between CNN features of
 #    MNIST *training* images and MNIST *test* images. Why can it be larger than between two halves
 #    of the test images?

@@ -640,6 +640,59 @@ assert sum(simclr_gains) / len(simclr_gains) > 0.015, simclr_gains
 # ```
 # </details>
 #
+# *Runnable:* write `objective_along_line(W, b, V, Z, y, weight_decay, ts)`, the values
+# $J(W + tV, b) = \frac1N\sum_i \ell_{\mathrm{CE}}((W + tV)z_i + b, y_i) + \frac\lambda2\|W + tV\|^2$
+# for each $t$ in `ts`, on raw features (no standardisation). The check compares it with the
+# package's `probe_objective` at random weights, directions and features; then look at the second
+# differences of your values.
+
+# %% tags=["exercise"]
+def objective_along_line(W, b, V, Z, y, weight_decay, ts) -> torch.Tensor:
+    """Return the tensor [J(W + t V, b) for t in ts]: mean cross-entropy of the logits
+    Z (W + t V)^T + b against the labels y, plus weight_decay / 2 |W + t V|^2."""
+    raise NotImplementedError("for each t: logits = Z @ (W + t V).T + b, cross-entropy, plus the penalty")
+
+
+# %% tags=["solution"]
+def objective_along_line(W, b, V, Z, y, weight_decay, ts) -> torch.Tensor:
+    """Return the tensor [J(W + t V, b) for t in ts]: mean cross-entropy of the logits
+    Z (W + t V)^T + b against the labels y, plus weight_decay / 2 |W + t V|^2."""
+    values = []
+    for t in ts:
+        Wt = W + t * V
+        values.append(nn.functional.cross_entropy(Z @ Wt.T + b, y) + 0.5 * weight_decay * (Wt * Wt).sum())
+    return torch.stack(values)
+
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+
+def objective_by_package(W, b, V, Z, y, weight_decay, ts) -> torch.Tensor:
+    """The package's probe objective, with a probe that does not standardise (mean 0, scale 1)."""
+    probe = tu_probe.LinearProbe(torch.zeros(Z.shape[1], dtype=Z.dtype), torch.ones(Z.shape[1], dtype=Z.dtype),
+                                 W.shape[0]).to(Z.dtype)
+    values = []
+    with torch.no_grad():
+        for t in ts:
+            probe.linear.weight.copy_(W + t * V)
+            probe.linear.bias.copy_(b)
+            values.append(tu_probe.probe_objective(probe, Z, y, weight_decay))
+    return torch.stack(values)
+
+
+fresh = torch.Generator().manual_seed(111)
+cases = []
+for n_k, d_k, c_k in ((20, 5, 3), (50, 16, 10)):
+    cases.append((torch.randn(c_k, d_k, generator=fresh, dtype=torch.float64), torch.randn(c_k, generator=fresh, dtype=torch.float64),
+                  torch.randn(c_k, d_k, generator=fresh, dtype=torch.float64), torch.randn(n_k, d_k, generator=fresh, dtype=torch.float64),
+                  torch.randint(c_k, (n_k,), generator=fresh), 0.1, torch.linspace(-2, 2, 9, dtype=torch.float64)))
+check_function("2 (the probe objective along a line)", objective_along_line, objective_by_package, cases,
+               rtol=1e-10, atol=1e-12, hint="the penalty is weight_decay / 2 times the squared norm of W + tV (not of b).")
+values = objective_along_line(*cases[1])
+print("smallest second difference:", (values[2:] - 2 * values[1:-1] + values[:-2]).min().item())
+
+# %% [markdown]
 # 3. Replace the probe's features by the best stage found in section 3 and redraw the CIFAR-10 label
 #    efficiency curve. Is the best layer the same for 2 and for 50 labels per class?
 #
@@ -666,6 +719,45 @@ assert sum(simclr_gains) / len(simclr_gains) > 0.015, simclr_gains
 # Chen et al. (2020) report $\tau$ between 0.1 and 0.5 as best with their batch sizes.
 # </details>
 #
+# *Runnable:* as $\tau \to 0$, $\tau \log\sum_k e^{s_{ik}/\tau} \to \max_k s_{ik}$, so $\tau$ times the
+# NT-Xent loss tends to the mean over the $2N$ views of the *hardest-negative margin*
+# $\max_{k \ne i} s_{ik} - s_{i,j(i)}$ (zero when the positive is the most similar, positive
+# otherwise), with $s_{ik} = u_i^\top u_k$ the cosine similarities. Write
+# `nt_xent_zero_temperature(z1, z2)` for that limit; the check compares it with $\tau$ times the
+# package's `nt_xent_loss` at $\tau = 10^{-6}$ on random batches.
+
+# %% tags=["exercise"]
+def nt_xent_zero_temperature(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    """Return the mean over the 2N views i of max_{k != i} s_ik - s_{i, partner(i)} (a scalar tensor),
+    s the cosine similarities of the rows of cat([z1, z2]); the partner of row i is row i + N mod 2N."""
+    raise NotImplementedError("normalise the rows, s = u u^T, mask the diagonal, take the row max minus the partner")
+
+
+# %% tags=["solution"]
+def nt_xent_zero_temperature(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    """Return the mean over the 2N views i of max_{k != i} s_ik - s_{i, partner(i)} (a scalar tensor),
+    s the cosine similarities of the rows of cat([z1, z2]); the partner of row i is row i + N mod 2N."""
+    n = z1.shape[0]
+    u = torch.cat([z1, z2])
+    u = u / u.norm(dim=1, keepdim=True)
+    s = (u @ u.T).masked_fill(torch.eye(2 * n, dtype=torch.bool), float("-inf"))
+    partner = torch.cat([torch.arange(n, 2 * n), torch.arange(n)])
+    return (s.max(dim=1).values - s[torch.arange(2 * n), partner]).mean()
+
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+fresh = torch.Generator().manual_seed(112)
+cases = [(torch.randn(n_k, 8, generator=fresh, dtype=torch.float64), torch.randn(n_k, 8, generator=fresh, dtype=torch.float64))
+         for n_k in (2, 5, 16)]
+z_close = torch.randn(6, 8, generator=fresh, dtype=torch.float64)
+cases.append((z_close, z_close + 0.01 * torch.randn(6, 8, generator=fresh, dtype=torch.float64)))  # a margin of 0
+check_function("4 (NT-Xent as the temperature goes to 0)", nt_xent_zero_temperature,
+               lambda z1, z2: 1e-6 * tu_contrastive.nt_xent_loss(z1, z2, temperature=1e-6), cases, rtol=1e-4, atol=1e-5,
+               hint="use cosine similarities (normalise the rows first) and leave k = i out of the max.")
+
+# %% [markdown]
 # ## References
 #
 # * A. Krizhevsky (2009). *Learning multiple layers of features from tiny images.* Tech. report, U. Toronto.

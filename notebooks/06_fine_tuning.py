@@ -672,6 +672,39 @@ assert hist_ft["val_acc"][-1] > scratch_acc + 0.05, (hist_ft["val_acc"], scratch
 # layers adapt to USPS's thicker strokes and usually helps.
 # </details>
 #
+# *Runnable:* before re-running, know what $\gamma$ does to the rates: write
+# `layer_learning_rates(lr, decay, depth)`, the rates $\eta\gamma^{L - \ell}$ of blocks
+# $\ell = 1, \dots, L$ from the input to the head. The check compares them with the rates of the
+# package's `discriminative_param_groups` on stacks of layers of random depth.
+
+# %% tags=["exercise"]
+def layer_learning_rates(lr: float, decay: float, depth: int) -> list[float]:
+    """Return the learning rates of blocks 1..depth (input side first; the head, last, gets lr)."""
+    raise NotImplementedError("block l of L gets lr * decay ** (L - l)")
+
+
+# %% tags=["solution"]
+def layer_learning_rates(lr: float, decay: float, depth: int) -> list[float]:
+    """Return the learning rates of blocks 1..depth (input side first; the head, last, gets lr)."""
+    return [lr * decay ** (depth - ell) for ell in range(1, depth + 1)]
+
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+
+def rates_of_the_package(lr: float, decay: float, depth: int) -> list[float]:
+    blocks = [nn.Linear(2, 2) for _ in range(depth)]
+    return [group["lr"] for group in tu_finetune.discriminative_param_groups(blocks, lr=lr, decay=decay)]
+
+
+fresh = torch.Generator().manual_seed(113)
+cases = [(float(10 ** (-4 + 3 * torch.rand((), generator=fresh))), float(0.05 + 0.95 * torch.rand((), generator=fresh)),
+          int(torch.randint(1, 9, (), generator=fresh))) for _ in range(5)]
+check_function("1 (discriminative learning rates)", layer_learning_rates, rates_of_the_package, cases, rtol=1e-12,
+               hint="the head (the last block) keeps lr; each block closer to the input is multiplied by decay once more.")
+
+# %% [markdown]
 # 2. Show that one SGD step on $\Omega$ alone contracts $w_S - w_S^0$ by $1 - \eta\alpha$.
 #
 # <details><summary>Solution</summary>
@@ -691,6 +724,45 @@ assert hist_ft["val_acc"][-1] > scratch_acc + 0.05, (hist_ft["val_acc"], scratch
 # ```
 # </details>
 #
+# *Runnable:* write `l2sp_sgd_step(w, w0, lr, alpha)`, the weights after one SGD step of rate
+# $\eta$ on $\Omega(w) = \frac\alpha2\|w - w^0\|^2$ alone, in closed form (no autograd). The check
+# takes the same step with the package's `L2SPLoss` and `torch.optim.SGD` on random weights.
+
+# %% tags=["exercise"]
+def l2sp_sgd_step(w: torch.Tensor, w0: torch.Tensor, lr: float, alpha: float) -> torch.Tensor:
+    """Return w after one SGD step on alpha/2 |w - w0|^2 (w0: the pretrained anchor)."""
+    raise NotImplementedError("the gradient of the penalty is alpha (w - w0)")
+
+
+# %% tags=["solution"]
+def l2sp_sgd_step(w: torch.Tensor, w0: torch.Tensor, lr: float, alpha: float) -> torch.Tensor:
+    """Return w after one SGD step on alpha/2 |w - w0|^2 (w0: the pretrained anchor)."""
+    return w0 + (1 - lr * alpha) * (w - w0)
+
+
+# %% tags=["check"]
+from transfer_utils.core.exercises import check_function
+
+
+def l2sp_step_by_package(w: torch.Tensor, w0: torch.Tensor, lr: float, alpha: float) -> torch.Tensor:
+    param = nn.Parameter(w0.clone())
+    reg = tu_finetune.L2SPLoss(nn.MSELoss(), [param], [], alpha=alpha, beta=0.0)  # anchors the start, w0
+    with torch.no_grad():
+        param.copy_(w)
+    opt = torch.optim.SGD([param], lr=lr)
+    opt.zero_grad()
+    reg.penalty().backward()
+    opt.step()
+    return param.detach()
+
+
+fresh = torch.Generator().manual_seed(114)
+cases = [(torch.randn(d_k, generator=fresh, dtype=torch.float64), torch.randn(d_k, generator=fresh, dtype=torch.float64),
+          float(torch.rand((), generator=fresh)), float(2 * torch.rand((), generator=fresh))) for d_k in (1, 4, 10)]
+check_function("2 (one SGD step on the L2-SP penalty)", l2sp_sgd_step, l2sp_step_by_package, cases, rtol=1e-10, atol=1e-12,
+               hint="w - lr * alpha * (w - w0): the distance to the anchor shrinks by the factor 1 - lr * alpha.")
+
+# %% [markdown]
 # 3. Remove the warm-up (`warmup_steps=0` is not allowed; use `warmup_cosine(opt, 1, total)`) and
 #    fine-tune with a random head at a 10 times larger rate. What happens to the first epoch?
 #

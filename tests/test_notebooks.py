@@ -70,9 +70,18 @@ def test_follows_the_template(path: Path):
     for needle in ("get_device", "get_profile", "seed_everything", "device_report"):
         assert needle in setup, f"{path.name}: the first code cell is the setup cell and uses {needle}"
     for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code":
+        if cell.cell_type == "code" and not continues_an_exercise(nb.cells, i):
             assert i > 0 and nb.cells[i - 1].cell_type == "markdown", (
                 f"{path.name} cell {i}: put a sentence of prose before every code cell")
+
+
+def continues_an_exercise(cells, i: int) -> bool:
+    """Whether code cell ``i`` is the ``solution`` or ``check`` of a runnable exercise, right after
+    the cell it answers or checks (the prose before the ``exercise`` stub states the exercise)."""
+    tags = cells[i].get("metadata", {}).get("tags", [])
+    prev = cells[i - 1].get("metadata", {}).get("tags", []) if i > 0 else []
+    return (("solution" in tags and "exercise" in prev)
+            or ("check" in tags and ("solution" in prev or "exercise" in prev)))
 
 
 def _helper_names() -> set[str]:
