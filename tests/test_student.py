@@ -58,9 +58,14 @@ def exercises_start(cells) -> int | None:
 
 
 def exercise_triples(cells) -> list[tuple[int, int, int]]:
-    """The ``(exercise, solution, check)`` cell indices of adjacent code cells tagged in that order."""
-    return [(i, i + 1, i + 2) for i in range(len(cells) - 2)
-            if all(cells[i + k]["cell_type"] == "code" and TAGS[k] in _tags(cells[i + k]) for k in range(3))]
+    """The ``(exercise, solution, check)`` indices of consecutive code cells tagged in that order.
+
+    Markdown cells may stand between them (the prose that introduces the answer or the check); a
+    markdown cell between the exercise and its solution that introduces the answer is tagged
+    ``solution`` too, so that the student copy drops it with the answer."""
+    code = [i for i, cell in enumerate(cells) if cell["cell_type"] == "code"]
+    return [(code[k], code[k + 1], code[k + 2]) for k in range(len(code) - 2)
+            if all(TAGS[j] in _tags(cells[code[k + j]]) for j in range(3))]
 
 
 def calls_a_check(source: str) -> bool:
@@ -80,7 +85,7 @@ def exercise_problems(nb) -> list[str]:
     problems = []
     if len(triples) < 2:
         problems.append(f"{len(triples)} exercise triple(s) (cells tagged exercise, solution, check in order); need at least 2")
-    in_triple = {i for t in triples for i in t}
+    in_triple = {i for first, _, last in triples for i in range(first, last + 1)}
     start = exercises_start(cells)
     for i, cell in enumerate(cells):
         tagged = [t for t in TAGS if t in _tags(cell)]
@@ -144,6 +149,15 @@ def test_the_rules_flag_too_few_triples_stray_tags_and_checks_without_a_check_ca
     early = [_md("# 00 T"), _code("x = 1")] + _triple("f") + [_md("## Exercises")] + _triple("g")
     assert any("before the '## Exercises' heading" in p for p in exercise_problems(_synthetic(early)))
     assert calls_a_check("from m import exercises as ex\nex.check_value('a', 1, 1)")
+    # prose may stand between the three code cells (a markdown cell before the answer is tagged too)
+    spaced = _triple("f")
+    spaced[2:2] = [_md("The answer:")]
+    spaced[2]["metadata"]["tags"] = ["solution"]
+    spaced[4:4] = [_md("The check:")]
+    assert exercise_problems(_synthetic(head + spaced + _triple("g"))) == []
+    stray = head + [_md("x")] + _triple("g")[1:] + _triple("h")
+    stray[3]["metadata"]["tags"] = ["solution"]  # a tagged markdown cell outside any triple
+    assert any("cell 3 is tagged ['solution']" in p for p in exercise_problems(_synthetic(stray)))
 
 
 def test_the_generator_drops_exactly_the_solution_cells():
