@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from transfer_utils.efficient.lora import LoRALinear, check_rank, inject_lora, lora_gradients, merge_lora
+from transfer_utils.efficient.lora import (LoRAConv2d, LoRALinear, check_rank, inject_lora, lora_gradients,
+                                          merge_lora)
 
 
 def _layer(d_in=7, d_out=5, seed=0, dtype=torch.float64):
@@ -145,6 +146,86 @@ def test_bad_inputs_are_refused_by_the_course_with_the_fix():
 
     expect_clear_error(lambda: LoRALinear(nn.Linear(4, 3), 4), "rank", "1..3")
     expect_clear_error(lambda: LoRALinear(nn.Linear(4, 3), 1.5), "rank", "positive integer")
-    expect_clear_error(lambda: inject_lora(_net(), ["query", "value"], 2), "query", "linear layers are")
+    expect_clear_error(lambda: inject_lora(_net(), ["query", "value"], 2), "query", "convolution layers are")
     expect_clear_error(lambda: peak_cuda_bytes(lambda: None, "cpu"), "cuda", "saved_activation_bytes")
     expect_clear_error(lambda: time_per_step(lambda: None, repeats=0), "repeats")
+
+
+# LoRA on a convolution: the kernel flattened to (c_out, c_in k_h k_w) is the matrix that B A updates.
+
+def _conv(c_in=3, c_out=4, k=3, seed=0, **kw):
+    torch.manual_seed(seed)
+    return nn.Conv2d(c_in, c_out, k, **kw).double()
+
+
+def _randomise_conv_B(lora: LoRAConv2d, seed=1):
+    with torch.no_grad():
+        lora.lora_B.copy_(torch.randn(lora.lora_B.shape, generator=torch.Generator().manual_seed(seed),
+                                      dtype=lora.lora_B.dtype))
+
+
+@pytest.mark.parametrize("kw", [{}, {"stride": 2, "padding": 1}, {"padding": 2, "dilation": 2, "bias": False}])
+def test_conv_lora_is_the_convolution_with_the_updated_kernel(kw):
+    base = _conv(**kw)
+    x = torch.randn(2, 3, 9, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    expected = base(x).detach()
+    lora = LoRAConv2d(base, 2, alpha=3.0, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(lora(x), expected)  # B = 0: exactly the pretrained convolution
+    assert [n for n, p in lora.named_parameters() if p.requires_grad] == ["lora_A", "lora_B"]
+    _randomise_conv_B(lora)
+    # independent reference: F.conv2d with W0 + s * B A, the product written out with einsum
+    delta = 1.5 * torch.einsum("or,rihw->oihw", lora.lora_B[:, :, 0, 0], lora.lora_A)
+    reference = torch.nn.functional.conv2d(x, base.weight + delta, base.bias, base.stride, base.padding, base.dilation)
+    torch.testing.assert_close(lora(x), reference)
+    merged = lora.merged()
+    assert type(merged) is nn.Conv2d and (merged.bias is None) == (base.bias is None)
+    torch.testing.assert_close(merged(x), lora(x))
+
+
+def test_conv_lora_gradients_are_the_flattened_linear_ones():
+    """Unfolded into patches, the convolution is y = W x per patch: LoRA's gradients are lora_gradients'."""
+    lora = LoRAConv2d(_conv(), 2, generator=torch.Generator().manual_seed(0))
+    _randomise_conv_B(lora)
+    x = torch.randn(2, 3, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    y = lora(x)
+    G = torch.randn(y.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    gA, gB = torch.autograd.grad((y * G).sum(), [lora.lora_A, lora.lora_B])
+    patches = torch.nn.functional.unfold(x, 3).transpose(1, 2).reshape(-1, 27)  # (N * positions, c_in k k)
+    G_rows = G.flatten(2).transpose(1, 2).reshape(-1, 4)
+    rA, rB = lora_gradients(patches, G_rows, lora.lora_A.detach().flatten(1), lora.lora_B.detach().flatten(1), lora.scaling)
+    torch.testing.assert_close(gA, rA.view_as(gA))
+    torch.testing.assert_close(gB, rB.view_as(gB))
+
+
+def test_conv_rank_and_layer_kind_are_checked():
+    assert LoRAConv2d(_conv(1, 16, 5), 16).rank == 16  # min(1 * 5 * 5, 16)
+    with pytest.raises(ValueError, match="exceeds"):
+        LoRAConv2d(_conv(1, 16, 5), 17)
+    with pytest.raises(ValueError, match="groups"):
+        LoRAConv2d(nn.Conv2d(4, 4, 3, groups=2), 1)
+    with pytest.raises(TypeError, match="nn.Conv2d"):
+        LoRAConv2d(nn.Linear(3, 3), 1)
+
+
+def test_conv_lora_equals_peft_and_merges_in_a_network():
+    peft = pytest.importorskip("peft")
+    def net():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 6, 3), nn.Flatten(), nn.Linear(6 * 4 * 4, 3)).double()
+    ours, theirs = net(), net()
+    names = inject_lora(ours, ["0", "2", "4"], 2, alpha=4.0, generator=torch.Generator().manual_seed(1))
+    assert names == ["0", "2", "4"] and isinstance(ours[0], LoRAConv2d) and isinstance(ours[4], LoRALinear)
+    theirs = peft.inject_adapter_in_model(peft.LoraConfig(r=2, lora_alpha=4, target_modules=["0", "2", "4"]), theirs)
+    for i in ("0", "2", "4"):
+        mine, other = ours.get_submodule(i), theirs.get_submodule(i)
+        with torch.no_grad():
+            mine.lora_B.normal_(generator=torch.Generator().manual_seed(int(i)))
+            other.lora_A["default"].weight.copy_(mine.lora_A.view_as(other.lora_A["default"].weight))
+            other.lora_B["default"].weight.copy_(mine.lora_B.view_as(other.lora_B["default"].weight))
+    x = torch.randn(3, 1, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    torch.testing.assert_close(ours(x), theirs(x))
+    assert sum(p.numel() for n, p in ours.named_parameters() if "lora_" in n) == \
+        sum(p.numel() for n, p in theirs.named_parameters() if "lora_" in n) == 2 * (9 + 4) + 2 * (36 + 6) + 2 * (96 + 3)
+    before = ours(x).detach()
+    assert merge_lora(ours) == 3 and type(ours[0]) is nn.Conv2d
+    torch.testing.assert_close(ours(x), before)

@@ -18,6 +18,13 @@ for one example :math:`dL/dA = s B^\\top g x^\\top` and :math:`dL/dB = s\\, g x^
 (:func:`lora_gradients`). At :math:`B = 0` the gradient in :math:`A` is zero: only :math:`B` moves
 on the first step. After training, :math:`W = W_0 + s B A` is one ordinary matrix
 (:meth:`LoRALinear.merged`, :func:`merge_lora`): no extra cost at inference.
+
+A convolution is a linear map on each patch: with :math:`W_0` of shape
+``(c_out, c_in, k_h, k_w)`` flattened to :math:`c_\\text{out} \\times c_\\text{in} k_h k_w`,
+:class:`LoRAConv2d` trains :math:`A` as a convolution to :math:`r` channels with the base's kernel,
+stride, padding and dilation, and :math:`B` as a :math:`1 \\times 1` convolution back to
+:math:`c_\\text{out}` (as ``peft`` does), so that :math:`\\Delta W = s\\, B A` in the flattened form:
+:math:`r (c_\\text{in} k_h k_w + c_\\text{out})` trained numbers.
 """
 
 from __future__ import annotations
@@ -26,9 +33,10 @@ import math
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["check_rank", "LoRALinear", "lora_gradients", "inject_lora", "merge_lora"]
+__all__ = ["check_rank", "LoRALinear", "LoRAConv2d", "lora_gradients", "inject_lora", "merge_lora"]
 
 
 def check_rank(rank: object, in_features: int, out_features: int) -> int:
@@ -112,6 +120,65 @@ class LoRALinear(nn.Module):
         return f"rank={self.rank}, alpha={self.alpha:g}"
 
 
+class LoRAConv2d(nn.Module):
+    """``y = base(x) + s * conv_B(conv_A(x))``: a frozen ``nn.Conv2d`` and a trainable rank-r update.
+
+    ``A`` has shape ``(r, c_in, k_h, k_w)`` (the base's kernel, stride, padding, dilation) and ``B``
+    ``(c_out, r, 1, 1)``; :math:`\\Delta W = s\\, B A` on the flattened kernels (``peft``'s layout).
+    Only ``groups = 1`` is supported. Args as :class:`LoRALinear`; :math:`A` is Kaiming-uniform with
+    bound :math:`1/\\sqrt{c_\\text{in} k_h k_w}`, :math:`B = 0`.
+
+    Shape: as the base convolution.
+    """
+
+    def __init__(self, base: nn.Conv2d, rank: int, alpha: float | None = None,
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        if not isinstance(base, nn.Conv2d):
+            raise TypeError(f"LoRAConv2d wraps an nn.Conv2d, got {type(base).__name__}.")
+        if base.groups != 1 or base.padding_mode != "zeros":
+            raise ValueError(f"LoRAConv2d supports groups=1 and zero padding, got groups={base.groups}, "
+                             f"padding_mode={base.padding_mode!r}.")
+        fan_in = base.in_channels * base.kernel_size[0] * base.kernel_size[1]
+        self.rank = check_rank(rank, fan_in, base.out_channels)
+        alpha = float(rank if alpha is None else alpha)
+        if not math.isfinite(alpha) or alpha <= 0:
+            raise ValueError(f"alpha must be a positive number, got {alpha}.")
+        self.alpha, self.scaling = alpha, alpha / rank
+        self.base = base
+        for p in base.parameters():
+            p.requires_grad_(False)
+        w = base.weight
+        self.lora_A = nn.Parameter(torch.empty(rank, base.in_channels, *base.kernel_size, dtype=w.dtype, device=w.device))
+        self.lora_B = nn.Parameter(torch.zeros(base.out_channels, rank, 1, 1, dtype=w.dtype, device=w.device))
+        bound = 1.0 / math.sqrt(fan_in)
+        with torch.no_grad():
+            self.lora_A.uniform_(-bound, bound, generator=generator)
+
+    def delta_weight(self) -> torch.Tensor:
+        """:math:`s B A` as a kernel of the base's shape ``(c_out, c_in, k_h, k_w)``."""
+        return (self.scaling * self.lora_B.flatten(1) @ self.lora_A.flatten(1)).view_as(self.base.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = self.base
+        u = F.conv2d(x, self.lora_A, None, b.stride, b.padding, b.dilation)
+        return b(x) + self.scaling * F.conv2d(u, self.lora_B)
+
+    def merged(self) -> nn.Conv2d:
+        """A plain ``nn.Conv2d`` with kernel :math:`W_0 + s B A` and the same bias (a new module)."""
+        b = self.base
+        out = nn.Conv2d(b.in_channels, b.out_channels, b.kernel_size, b.stride, b.padding, b.dilation,
+                        bias=b.bias is not None, device=b.weight.device, dtype=b.weight.dtype)
+        with torch.no_grad():
+            out.weight.copy_(b.weight + self.delta_weight())
+            if b.bias is not None:
+                out.bias.copy_(b.bias)
+        return out
+
+    def extra_repr(self) -> str:
+        return f"rank={self.rank}, alpha={self.alpha:g}"
+
+
 def lora_gradients(x: torch.Tensor, grad_out: torch.Tensor, A: torch.Tensor, B: torch.Tensor,
                    scaling: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """:math:`(\\partial L/\\partial A, \\partial L/\\partial B) = (s B^\\top G^\\top X,\\; s G^\\top X A^\\top)`.
@@ -133,7 +200,8 @@ def lora_gradients(x: torch.Tensor, grad_out: torch.Tensor, A: torch.Tensor, B: 
 
 def inject_lora(model: nn.Module, targets: Sequence[str], rank: int, alpha: float | None = None,
                 generator: torch.Generator | None = None) -> list[str]:
-    """Replace, in place, every ``nn.Linear`` whose name ends with one of ``targets`` by a :class:`LoRALinear`.
+    """Replace, in place, every ``nn.Linear`` (``nn.Conv2d``) named by ``targets`` by a :class:`LoRALinear`
+    (:class:`LoRAConv2d`); a name matches a target equal to it or to its last dotted parts.
 
     Only the replaced layers' own parameters are frozen; freeze the rest of the model yourself
     (``set_trainable(model, False)`` first) for the usual LoRA setting.
@@ -142,24 +210,27 @@ def inject_lora(model: nn.Module, targets: Sequence[str], rank: int, alpha: floa
         The qualified names of the replaced layers, in the model's order.
 
     Raises:
-        ValueError: no ``nn.Linear`` matches ``targets``, or a rank that does not fit a layer.
+        ValueError: no ``nn.Linear`` or ``nn.Conv2d`` matches ``targets``, or a rank that does not fit a layer.
         TypeError: a rank that is not an integer.
     """
+    kinds = (nn.Linear, nn.Conv2d)
     names = [name for name, m in model.named_modules()
-             if isinstance(m, nn.Linear) and any(name == t or name.endswith("." + t) for t in targets)]
+             if isinstance(m, kinds) and any(name == t or name.endswith("." + t) for t in targets)]
     if not names:
-        raise ValueError(f"No nn.Linear in the model is named by {list(targets)}; "
-                         f"linear layers are e.g. {[n for n, m in model.named_modules() if isinstance(m, nn.Linear)][:6]}.")
+        raise ValueError(f"No nn.Linear or nn.Conv2d in the model is named by {list(targets)}; its linear and "
+                         f"convolution layers are e.g. {[n for n, m in model.named_modules() if isinstance(m, kinds)][:6]}.")
     for name in names:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, LoRALinear(getattr(parent, child), rank, alpha, generator))
+        layer = getattr(parent, child)
+        wrap = LoRAConv2d if isinstance(layer, nn.Conv2d) else LoRALinear
+        setattr(parent, child, wrap(layer, rank, alpha, generator))
     return names
 
 
 def merge_lora(model: nn.Module) -> int:
-    """Replace, in place, every :class:`LoRALinear` by its merged ``nn.Linear``; return how many."""
-    names = [name for name, m in model.named_modules() if isinstance(m, LoRALinear)]
+    """Replace, in place, every :class:`LoRALinear` / :class:`LoRAConv2d` by its merged layer; return how many."""
+    names = [name for name, m in model.named_modules() if isinstance(m, (LoRALinear, LoRAConv2d))]
     for name in names:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
