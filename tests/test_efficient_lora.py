@@ -229,3 +229,12 @@ def test_conv_lora_equals_peft_and_merges_in_a_network():
     before = ours(x).detach()
     assert merge_lora(ours) == 3 and type(ours[0]) is nn.Conv2d
     torch.testing.assert_close(ours(x), before)
+
+
+def test_lora_scaling_defaults_to_one_and_refuses_bad_alpha():
+    from transfer_utils.efficient.lora import lora_scaling
+    assert lora_scaling(4, None) == (4.0, 1.0)
+    assert lora_scaling(4, 8) == (8.0, 2.0)
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="alpha must be a positive number"):
+            lora_scaling(4, bad)

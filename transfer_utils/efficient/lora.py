@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["check_rank", "LoRALinear", "LoRAConv2d", "lora_gradients", "inject_lora", "merge_lora"]
+__all__ = ["check_rank", "lora_scaling", "LoRALinear", "LoRAConv2d", "lora_gradients", "inject_lora", "merge_lora"]
 
 
 def check_rank(rank: object, in_features: int, out_features: int) -> int:
@@ -58,6 +58,15 @@ def check_rank(rank: object, in_features: int, out_features: int) -> int:
     return rank
 
 
+
+def lora_scaling(rank: int, alpha: float | None) -> tuple[float, float]:
+    r"""``(alpha, s)`` with :math:`s = \alpha / r`; ``alpha`` defaults to the rank (``s = 1``)."""
+    alpha = float(rank if alpha is None else alpha)
+    if not math.isfinite(alpha) or alpha <= 0:
+        raise ValueError(f"alpha must be a positive number, got {alpha}; the default (alpha = rank) gives scaling 1.")
+    return alpha, alpha / rank
+
+
 class LoRALinear(nn.Module):
     """``y = base(x) + (alpha / r) * B A x``: a frozen ``nn.Linear`` and a trainable low-rank update.
 
@@ -77,13 +86,8 @@ class LoRALinear(nn.Module):
         if not isinstance(base, nn.Linear):
             raise TypeError(f"LoRALinear wraps an nn.Linear, got {type(base).__name__}.")
         self.rank = check_rank(rank, base.in_features, base.out_features)
-        alpha = float(rank if alpha is None else alpha)
-        if not math.isfinite(alpha) or alpha <= 0:
-            raise ValueError(f"alpha must be a positive number, got {alpha}.")
-        self.alpha, self.scaling = alpha, alpha / rank
-        self.base = base
-        for p in base.parameters():
-            p.requires_grad_(False)
+        self.alpha, self.scaling = lora_scaling(rank, alpha)
+        self.base = base.requires_grad_(False)
         w = base.weight
         self.lora_A = nn.Parameter(torch.empty(rank, base.in_features, dtype=w.dtype, device=w.device))
         self.lora_B = nn.Parameter(torch.zeros(base.out_features, rank, dtype=w.dtype, device=w.device))
@@ -141,13 +145,8 @@ class LoRAConv2d(nn.Module):
                              f"padding_mode={base.padding_mode!r}.")
         fan_in = base.in_channels * base.kernel_size[0] * base.kernel_size[1]
         self.rank = check_rank(rank, fan_in, base.out_channels)
-        alpha = float(rank if alpha is None else alpha)
-        if not math.isfinite(alpha) or alpha <= 0:
-            raise ValueError(f"alpha must be a positive number, got {alpha}.")
-        self.alpha, self.scaling = alpha, alpha / rank
-        self.base = base
-        for p in base.parameters():
-            p.requires_grad_(False)
+        self.alpha, self.scaling = lora_scaling(rank, alpha)
+        self.base = base.requires_grad_(False)
         w = base.weight
         self.lora_A = nn.Parameter(torch.empty(rank, base.in_channels, *base.kernel_size, dtype=w.dtype, device=w.device))
         self.lora_B = nn.Parameter(torch.zeros(base.out_channels, rank, 1, 1, dtype=w.dtype, device=w.device))
